@@ -1,0 +1,40 @@
+"""rewardkit: verifiable reward environments for RL on language models, as pip-installable plugins.
+
+Importing this package is light: no torch, transformers, sympy, docker or vllm.
+"""
+
+from rewardkit.environment import EnvConfig, Environment, EnvMetadata
+from rewardkit.errors import ConfigError, PluginError, RewardkitError, UnknownNameError
+from rewardkit.hookspecs import PLUGIN_API_VERSION, hookimpl
+from rewardkit.loading import get_plugins, list_environments, load_environment, make_rubric
+from rewardkit.rubric import Rubric, RubricItem
+from rewardkit.scoring import Scorer
+from rewardkit.types import Message, RewardResult, Sample, assistant, system, user
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PLUGIN_API_VERSION",
+    "ConfigError",
+    "EnvConfig",
+    "EnvMetadata",
+    "Environment",
+    "Message",
+    "PluginError",
+    "RewardResult",
+    "RewardkitError",
+    "Rubric",
+    "RubricItem",
+    "Sample",
+    "Scorer",
+    "UnknownNameError",
+    "__version__",
+    "assistant",
+    "get_plugins",
+    "hookimpl",
+    "list_environments",
+    "load_environment",
+    "make_rubric",
+    "system",
+    "user",
+]

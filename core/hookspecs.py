@@ -1,0 +1,42 @@
+"""Hook specifications. Plugins implement these with `@rewardkit.hookimpl`.
+
+Each hook receives a host-owned callback, so the host validates what a plugin hands over, detects name
+clashes and records which distribution supplied what.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT = "rewardkit"
+PLUGIN_API_VERSION = 1
+"""Bumped on breaking changes of these hooks. Plugins may declare `REWARDKIT_PLUGIN_API = 1`."""
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_environments(register: Any) -> None:
+    """Call `register(EnvClass, aliases=(...))` for each Environment subclass the plugin provides."""
+
+
+@hookspec
+def register_rewards(register: Any) -> None:
+    """Call `register("plugin.reward", fn, reward_range=(0.0, 1.0), description="")` for reusable rewards.
+
+    `fn(sample, completion, **params)` returns a float, None (does not apply) or a RewardResult; it may be
+    async. Registered rewards can be named in any environment's rubric.
+    """
+
+
+@hookspec
+def register_sandboxes(register: Any) -> None:
+    """Call `register("name", SandboxClass)` for each code-execution backend the plugin provides."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add subcommands to the `rewardkit` click group `cli`."""

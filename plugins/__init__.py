@@ -1,0 +1,1 @@
+"""Bundled plugins. Each is registered through rewardkit's own entry points, exactly like a third-party one."""

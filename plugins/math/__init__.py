@@ -1,0 +1,1 @@
+"""Math environments: answers checked with sympy."""

@@ -1,0 +1,1 @@
+"""Running untrusted code: the Sandbox interface and its backends."""
