@@ -101,7 +101,7 @@ async def call_reward(
 
 async def invoke(fn: RewardFn, *args: Any, **kwargs: Any) -> Any:
     """Call a sync or async reward. Sync ones run in a worker thread so they never block the event loop."""
-    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__):
         return await fn(*args, **kwargs)
     result = await asyncio.to_thread(fn, *args, **kwargs)
     if inspect.isawaitable(result):

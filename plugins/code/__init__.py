@@ -1,0 +1,1 @@
+"""rewardkit.plugins.code (bundled plugin)."""

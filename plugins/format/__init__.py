@@ -1,0 +1,1 @@
+"""rewardkit.plugins.format (bundled plugin)."""

@@ -1,0 +1,1 @@
+"""rewardkit.plugins.ifeval (bundled plugin)."""

@@ -1,0 +1,1 @@
+"""rewardkit.plugins.judge (bundled plugin)."""

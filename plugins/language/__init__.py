@@ -1,0 +1,1 @@
+"""rewardkit.plugins.language (bundled plugin)."""

@@ -1,0 +1,1 @@
+"""Sandbox backends registered through the register_sandboxes hook."""

@@ -1,0 +1,1 @@
+"""Trainer commands registered through the register_commands hook."""
