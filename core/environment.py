@@ -112,6 +112,13 @@ class Environment(ABC):
             score_timeout=self.score_timeout,
         )
 
+    def reference_completion(self, sample: Sample) -> str | None:
+        """A completion that must earn the top of reward_range (used by the contract kit and `rewardkit check`).
+
+        Override when the gold completion is not simply the answer (e.g. code: the canonical solution).
+        """
+        return None if sample.answer is None else str(sample.answer)
+
     async def setup(self) -> None:
         """Acquire resources (sandbox pool, judge client). Fail here, before step 0, not at step 500."""
 

@@ -1,0 +1,41 @@
+"""`key.sub=value` overrides from the command line, applied onto nested config dicts."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+from rewardkit.errors import ConfigError
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=3` -> (["a", "b"], 3). Values are parsed as YAML, so `true`, `1e-3`, `[1, 2]` get their types."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
+        raise ConfigError(f"override {text!r}: expected key.sub=value, e.g. generation.max_new_tokens=64")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(config: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Return a copy of `config` with each override applied; intermediate mappings are created as needed."""
+    result = copy.deepcopy(dict(config))
+    for text in overrides:
+        path, value = parse_override(text)
+        node = result
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(path[: depth + 1])
+                raise ConfigError(
+                    f"override {text!r}: {where} is {child!r}, not a mapping; cannot set {path[-1]}"
+                )
+            node = child
+        node[path[-1]] = value
+    return result

@@ -1,0 +1,5 @@
+"""The plugin-author kit: the contract every environment must pass, and pytest fixtures."""
+
+from rewardkit.testing.contract import CheckResult, ContractError, ContractReport, check_environment
+
+__all__ = ["CheckResult", "ContractError", "ContractReport", "check_environment"]

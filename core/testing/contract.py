@@ -1,0 +1,190 @@
+"""`check_environment`: the contract every environment plugin must pass before anyone trains on it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from rewardkit.environment import Environment
+from rewardkit.loading import load_environment
+from rewardkit.outcome import RANGE_SLACK
+from rewardkit.scoring import Scorer
+from rewardkit.types import RewardResult, Sample
+
+GoldFn = Callable[[Sample], str | None]
+ONE_MEGABYTE = 1 << 20
+IDS_CHECKED = 1000
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class ContractReport:
+    env_name: str
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(result.passed for result in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [result for result in self.results if not result.passed]
+
+    def add(self, name: str, passed: bool, detail: str = "") -> None:
+        self.results.append(CheckResult(name, passed, detail))
+
+    def summary(self) -> str:
+        lines = [f"contract of environment {self.env_name!r}:"]
+        lines += [
+            f"  {'PASS' if r.passed else 'FAIL'} {r.name}{': ' + r.detail if r.detail else ''}"
+            for r in self.results
+        ]
+        return "\n".join(lines)
+
+
+class ContractError(AssertionError):
+    """Raised by check_environment when the environment breaks the contract; lists every failure."""
+
+    def __init__(self, report: ContractReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
+
+
+def adversarial_completions(seed: int = 0) -> dict[str, str]:
+    """Inputs a policy can produce and a verifier must survive: empty, 1 MB, binary garbage, markup."""
+    rng = random.Random(seed)
+    garbage = bytes(rng.randrange(256) for _ in range(4096)).decode("latin-1")
+    return {
+        "empty": "",
+        "1MB": ("The answer is 42. " * (ONE_MEGABYTE // 18 + 1))[:ONE_MEGABYTE],
+        "binary garbage": garbage,
+        "unbalanced markup": "<think><answer>\\boxed{{{{((([[[" + "```python\n" * 3,
+    }
+
+
+def check_environment(
+    env: Environment | str,
+    gold: GoldFn | None = None,
+    *,
+    split: str | None = None,
+    n_samples: int = 4,
+    timeout: float | None = None,
+    raise_on_failure: bool = True,
+) -> ContractReport:
+    """Run the contract on `env` (an instance or an installed name).
+
+    `gold(sample)` returns a completion that must earn the top of the reward range; by default the
+    environment's own `reference_completion`.
+    """
+    env = load_environment(env) if isinstance(env, str) else env
+    report = ContractReport(env.name)
+    metadata = env.metadata()
+    split = split or metadata.splits[0]
+    samples = _check_dataset(report, env, split, n_samples)
+    if samples:
+        with Scorer(env, timeout=timeout) as scorer:
+            _check_gold(report, scorer, samples, gold or env.reference_completion)
+            _check_adversarial(report, scorer, samples[0])
+            if metadata.deterministic:
+                _check_determinism(report, scorer, samples, gold or env.reference_completion)
+    if raise_on_failure and not report.passed:
+        raise ContractError(report)
+    return report
+
+
+def _check_dataset(report: ContractReport, env: Environment, split: str, n: int) -> list[Sample]:
+    try:
+        head = list(itertools.islice(env.dataset(split), IDS_CHECKED))
+    except Exception as error:
+        report.add(f"dataset({split!r}) loads", False, f"raised {type(error).__name__}: {error}")
+        return []
+    report.add(f"dataset({split!r}) is non-empty", bool(head), f"{len(head)} samples read")
+    not_samples = [s for s in head if not isinstance(s, Sample)]
+    report.add("dataset yields Sample objects", not not_samples, _first(not_samples))
+    head = [s for s in head if isinstance(s, Sample)]
+    ids = [s.id for s in head]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
+    report.add(f"sample ids are unique (first {len(ids)})", not duplicates, _first(duplicates))
+    bad_prompts = [s.id for s in head if not _valid_prompt(s)]
+    report.add(
+        "prompts are non-empty lists of {role, content} messages", not bad_prompts, _first(bad_prompts)
+    )
+    unround = [s.id for s in head[:n] if not _round_trips(s)]
+    report.add("samples survive a JSON round trip", not unround, _first(unround))
+    return head[:n]
+
+
+def _check_gold(report: ContractReport, scorer: Scorer, samples: list[Sample], gold: GoldFn) -> None:
+    top = scorer.reward_range[1]
+    pairs = [(s, gold(s)) for s in samples]
+    pairs = [(s, c) for s, c in pairs if c is not None]
+    if not pairs:
+        report.add(
+            "gold completion earns the top of the range",
+            False,
+            "no gold completion: pass gold=... or override Environment.reference_completion",
+        )
+        return
+    results = scorer.score_batch_sync([s for s, _ in pairs], [c for _, c in pairs])
+    misses = [
+        f"{s.id}: {_describe(r)}"
+        for (s, _), r in zip(pairs, results, strict=True)
+        if r.score is None or abs(r.score - top) > RANGE_SLACK
+    ]
+    report.add(f"gold completion earns the top of the range ({top:g})", not misses, _first(misses))
+
+
+def _check_adversarial(report: ContractReport, scorer: Scorer, sample: Sample) -> None:
+    inputs = adversarial_completions()
+    results = scorer.score_batch_sync([sample] * len(inputs), list(inputs.values()))
+    for (label, _), result in zip(inputs.items(), results, strict=True):
+        report.add(
+            f"{label} completion scores in range without error", result.error is None, _describe(result)
+        )
+
+
+def _check_determinism(report: ContractReport, scorer: Scorer, samples: list[Sample], gold: GoldFn) -> None:
+    completions = [gold(s) or "" for s in samples] + ["nonsense 17"] * len(samples)
+    batch = samples + samples
+    first = [r.score for r in scorer.score_batch_sync(batch, completions)]
+    second = [r.score for r in scorer.score_batch_sync(batch, completions)]
+    report.add(
+        "scores are deterministic (metadata.deterministic)",
+        first == second,
+        "" if first == second else f"first {first} vs second {second}",
+    )
+
+
+def _valid_prompt(sample: Sample) -> bool:
+    return bool(sample.prompt) and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+        for m in sample.prompt
+    )
+
+
+def _round_trips(sample: Sample) -> bool:
+    try:
+        return Sample.from_dict(json.loads(json.dumps(sample.to_dict()))) == sample
+    except (TypeError, ValueError):
+        return False
+
+
+def _describe(result: RewardResult) -> str:
+    return f"error: {result.error}" if result.error else f"score {result.score}"
+
+
+def _first(items: Iterable[object]) -> str:
+    items = list(items)
+    if not items:
+        return ""
+    more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
+    return f"{items[0]}{more}"
