@@ -100,20 +100,26 @@ class Environment(ABC):
         return list(await asyncio.gather(*map(bounded, samples, completions)))
 
     def metadata(self) -> EnvMetadata:
-        doc = (type(self).__doc__ or "").strip().splitlines()
+        """Override when metadata depends on the config (e.g. the reward range)."""
+        return self.class_metadata()
+
+    @classmethod
+    def class_metadata(cls) -> EnvMetadata:
+        """Metadata from class attributes alone (listings use it when no default config exists)."""
+        doc = (cls.__doc__ or "").strip().splitlines()
         return EnvMetadata(
-            name=self.name,
-            version=self.version,
+            name=cls.name,
+            version=cls.version,
             description=doc[0] if doc else "",
-            reward_range=self.reward_range,
-            needs=frozenset(self.needs),
-            deterministic=self.deterministic,
-            splits=self.splits,
-            score_timeout=self.score_timeout,
+            reward_range=cls.reward_range,
+            needs=frozenset(cls.needs),
+            deterministic=cls.deterministic,
+            splits=cls.splits,
+            score_timeout=cls.score_timeout,
         )
 
     def reference_completion(self, sample: Sample) -> str | None:
-        """A completion that must earn the top of reward_range (used by the contract kit and `rewardkit check`).
+        """A completion that must earn the top of reward_range (for the contract kit and `rewardkit check`).
 
         Override when the gold completion is not simply the answer (e.g. code: the canonical solution).
         """

@@ -1,0 +1,115 @@
+"""`rewardkit plugins`, `rewardkit envs` and `rewardkit envs show NAME`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from rewardkit.environment import Environment, EnvMetadata
+from rewardkit.errors import RewardkitError
+from rewardkit.host import EnvEntry, PluginHost, get_host
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def plugins(as_json: bool) -> None:
+    """Every installed plugin: distribution, version, what it registered, load errors."""
+    host = get_host()
+    rows = [info.to_dict() for info in host.plugins.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(
+        "plugin", "distribution", "version", "status", "registered", "errors", title="rewardkit plugins"
+    )
+    for row in rows:
+        registered = [
+            f"{kind}: {', '.join(row[kind])}"
+            for kind in ("environments", "rewards", "sandboxes", "commands")
+            if row[kind]
+        ]
+        table.add_row(
+            row["name"],
+            row["distribution"] or "-",
+            row["version"] or "-",
+            row["status"],
+            "\n".join(registered) or "-",
+            "\n".join(row["errors"]) or "-",
+        )
+    Console(width=200).print(table)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+def envs(ctx: click.Context, as_json: bool) -> None:
+    """Installed environments with their metadata and supplying plugin."""
+    if ctx.invoked_subcommand is not None:
+        return
+    host = get_host()
+    rows = [_env_row(host, name, entry) for name, entry in sorted(host.environments.items())]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(
+        "environment",
+        "plugin",
+        "distribution",
+        "reward range",
+        "needs",
+        "description",
+        title="rewardkit environments",
+    )
+    for row in rows:
+        alias = f" (alias of {row['alias_of']})" if row["alias_of"] else ""
+        table.add_row(
+            row["name"] + alias,
+            row["plugin"],
+            f"{row['distribution']} {row['version']}",
+            str(row["reward_range"]),
+            ", ".join(row["needs"]) or "-",
+            row["description"],
+        )
+    Console(width=200).print(table)
+
+
+@envs.command("show")
+@click.argument("name")
+def show(name: str) -> None:
+    """Metadata, plugin and config fields of environment NAME."""
+    host = get_host()
+    entry = host.environment(name)
+    row = _env_row(host, name, entry)
+    row["config_schema"] = entry.cls.Config.model_json_schema()
+    click.echo(json.dumps(row, indent=2, default=str))
+
+
+def _env_row(host: PluginHost, name: str, entry: EnvEntry) -> dict[str, Any]:
+    info = host.plugins[entry.plugin]
+    metadata = _metadata(entry.cls).to_dict()
+    return {
+        **metadata,
+        "name": name,
+        "alias_of": entry.cls.name if name != entry.cls.name else None,
+        "class": f"{entry.cls.__module__}.{entry.cls.__qualname__}",
+        "plugin": info.name,
+        "distribution": info.distribution,
+        "version": metadata["version"] if metadata["version"] != "0" else info.version,
+    }
+
+
+def _metadata(env_cls: type[Environment]) -> EnvMetadata:
+    """Metadata of a default-configured instance; class-level values when the config has required fields."""
+    try:
+        return env_cls().metadata()
+    except (RewardkitError, ValueError, TypeError):
+        return env_cls.class_metadata()
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(plugins)
+    cli.add_command(envs)

@@ -1,0 +1,42 @@
+"""Entry point of the `rewardkit` command: core commands plus whatever plugins add via register_commands."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from rewardkit import __version__
+from rewardkit.errors import RewardkitError
+from rewardkit.host import get_host
+
+
+class RewardkitGroup(click.Group):
+    """Turns expected errors (bad config, unknown names, bad input) into one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RewardkitError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=RewardkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rewardkit")
+def cli() -> None:
+    """Verifiable reward environments for RL on language models."""
+
+
+def _register_core_commands() -> None:
+    from rewardkit.cli import check, listing, scaffold, score
+
+    for module in (listing, score, check, scaffold):
+        module.register(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register_core_commands()
+    get_host().add_commands(cli)
+    cli.main(args=argv, prog_name="rewardkit")
