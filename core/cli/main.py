@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from rewardkit import __version__
+from rewardkit.cli import check, listing, scaffold, score
 from rewardkit.errors import RewardkitError
 from rewardkit.host import get_host
 
@@ -29,14 +30,10 @@ def cli() -> None:
     """Verifiable reward environments for RL on language models."""
 
 
-def _register_core_commands() -> None:
-    from rewardkit.cli import check, listing, scaffold, score
-
-    for module in (listing, score, check, scaffold):
-        module.register(cli)
+for _module in (listing, score, check, scaffold):
+    _module.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
-    _register_core_commands()
     get_host().add_commands(cli)
     cli.main(args=argv, prog_name="rewardkit")

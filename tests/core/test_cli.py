@@ -1,0 +1,158 @@
+"""The CLI's behaviour on success and on every documented error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from rewardkit.cli.main import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def write_rows(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.fixture
+def rows_file(tmp_path):
+    rows = [{"completion": str(i % 3), "answer": "1", "id": f"r{i}", "extra": i} for i in range(50)]
+    rows[10]["completion"] = "raise"
+    return write_rows(tmp_path / "in.jsonl", rows)
+
+
+def test_score_keeps_order_adds_fields_and_summarises(echo_host, rows_file, tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = run("score", "echo", "--input", str(rows_file), "--output", str(out), "--concurrency", "4")
+    assert result.exit_code == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["id"] for row in rows] == [f"r{i}" for i in range(50)]
+    assert rows[1]["score"] == 1.0 and rows[1]["extra"] == 1 and rows[1]["components"] == {"length": 1}
+    assert rows[0]["score"] == 0.0 and rows[0]["error"] is None
+    assert rows[10]["score"] is None and "verifier bug" in rows[10]["error"]
+    assert "rows=50" in result.stderr and "errors=1" in result.stderr and "rows/s=" in result.stderr
+
+
+def test_score_with_a_rubric(echo_host, rows_file, tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = run(
+        "score",
+        "echo",
+        "--input",
+        str(rows_file),
+        "--output",
+        str(out),
+        "--rubric",
+        "echo=1",
+        "--rubric",
+        "test.short=0.5",
+    )
+    assert result.exit_code == 0
+    assert json.loads(out.read_text().splitlines()[1])["score"] == 1.5
+
+
+def test_unknown_environment_is_one_line_listing_known_ones(echo_host, rows_file, tmp_path):
+    result = run("score", "nope", "--input", str(rows_file), "--output", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: unknown environment 'nope'. Known environments: echo, parrot."
+
+
+def test_bad_set_key_names_the_field_path(echo_host, rows_file, tmp_path):
+    result = run(
+        "score", "echo", "--input", str(rows_file), "--output", str(tmp_path / "o.jsonl"), "--set", "sizee=3"
+    )
+    assert result.exit_code == 2
+    assert "echo.config.sizee: unknown field; did you mean 'size'?" in result.stderr
+    bad_value = run(
+        "score",
+        "echo",
+        "--input",
+        str(rows_file),
+        "--output",
+        str(tmp_path / "o.jsonl"),
+        "--set",
+        "size=lots",
+    )
+    assert bad_value.exit_code == 2 and "echo.config.size:" in bad_value.stderr
+
+
+def test_unreadable_input(echo_host, tmp_path):
+    result = run("score", "echo", "--input", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert "cannot read --input" in result.stderr and "missing.jsonl" in result.stderr
+
+
+def test_bad_json_line_gives_its_number_and_leaves_no_output(echo_host, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"completion": "1"}\n\n{"completion": oops}\n')
+    out = tmp_path / "out.jsonl"
+    result = run("score", "echo", "--input", str(source), "--output", str(out))
+    assert result.exit_code == 2
+    assert f"{source}:3: invalid JSON" in result.stderr
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_row_without_completion_is_rejected_with_its_line(echo_host, tmp_path):
+    source = write_rows(tmp_path / "in.jsonl", [{"completion": "1"}, {"answer": 3}])
+    result = run("score", "echo", "--input", str(source), "--output", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 2 and ":2: field 'completion' must be a string" in result.stderr
+
+
+def test_plugins_json_and_envs_listing(echo_host):
+    plugins = json.loads(run("plugins", "--json").stdout)
+    assert plugins == [
+        {
+            "name": "echo",
+            "module": "EchoPlugin",
+            "distribution": "rewardkit-echo",
+            "version": None,
+            "status": "ok",
+            "environments": ["echo", "parrot"],
+            "rewards": ["test.exact", "test.short"],
+            "sandboxes": [],
+            "commands": [],
+            "errors": [],
+        }
+    ]
+    envs = json.loads(run("envs", "--json").stdout)
+    assert [(e["name"], e["alias_of"]) for e in envs] == [("echo", None), ("parrot", "echo")]
+    shown = json.loads(run("envs", "show", "echo").stdout)
+    assert shown["reward_range"] == [0.0, 1.0]
+    assert set(shown["config_schema"]["properties"]) == {"size", "sleep"}
+
+
+def test_check_passes_for_a_good_env_and_fails_for_a_bad_one(echo_host):
+    assert run("check", "echo").exit_code == 0
+    failing = run("check", "echo", "--set", "size=0")
+    assert failing.exit_code == 1
+    assert "FAIL dataset('train') is non-empty" in failing.stdout
+
+
+def test_console_script_runs_with_real_entry_points(tmp_path):
+    source = write_rows(tmp_path / "in.jsonl", [{"completion": "a b c d", "answer": 4}])
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rewardkit.cli",
+            "score",
+            "wordcount",
+            "--input",
+            str(source),
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["score"] == 1.0

@@ -1,0 +1,59 @@
+"""Packaging promises: a light import, the public API, the folder -> package mapping."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import rewardkit
+
+HEAVY = ["torch", "transformers", "sympy", "docker", "vllm", "datasets", "rich"]
+
+
+def test_import_is_light_and_fast():
+    probe = (
+        "import sys, time; t = time.perf_counter(); import rewardkit; t = time.perf_counter() - t;"
+        f"import json; print(json.dumps([t, [m for m in {HEAVY!r} if m in sys.modules]]))"
+    )
+    timings = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+        seconds, heavy = json.loads(out)
+        assert heavy == []
+        timings.append(seconds)
+    assert min(timings) < 0.3
+
+
+def test_public_api_names():
+    for name in [
+        "Environment",
+        "EnvConfig",
+        "EnvMetadata",
+        "Sample",
+        "RewardResult",
+        "Message",
+        "user",
+        "system",
+        "assistant",
+        "hookimpl",
+        "Rubric",
+        "load_environment",
+        "list_environments",
+        "get_plugins",
+    ]:
+        assert hasattr(rewardkit, name), name
+    from rewardkit.testing import check_environment
+
+    assert callable(check_environment)
+
+
+def test_folders_map_onto_one_package():
+    import rewardkit.plugins
+    import rewardkit.sandbox
+    import rewardkit.trainer
+
+    assert rewardkit.__file__.endswith("core/__init__.py")
+    assert rewardkit.plugins.__file__.endswith("plugins/__init__.py")
+    assert rewardkit.sandbox.__file__.endswith("sandbox/__init__.py")
+    assert rewardkit.trainer.__file__.endswith("trainer/__init__.py")

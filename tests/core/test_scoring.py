@@ -1,0 +1,144 @@
+"""Outcome semantics and host-enforced timeouts, from a thread and inside a running event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+import rewardkit as rk
+from rewardkit.scoring import Scorer
+
+
+@pytest.fixture
+def scorer(echo_host):
+    env = rk.load_environment("echo")
+    with Scorer(env, timeout=0.5) as scorer:
+        yield scorer
+
+
+@pytest.fixture
+def sample():
+    return rk.Sample(id="s", prompt=[rk.user("say 1")], answer="1")
+
+
+def test_four_outcome_kinds(scorer, sample):
+    right, wrong, skipped, failed = scorer.score_batch_sync([sample] * 4, ["1", "2", "skip", "infra"])
+    assert (right.score, right.error, right.components) == (1.0, None, {"length": 1})
+    assert (wrong.score, wrong.error) == (0.0, None)
+    assert skipped.skipped and skipped.score is None
+    assert failed.score is None and failed.error == "echo: backend unavailable"
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        ("raise", "echo raised RuntimeError: verifier bug"),
+        ("nan", "echo returned a non-finite score (nan); scores must be finite"),
+        ("big", "echo returned score 7.0 outside its declared reward_range [0.0, 1.0]"),
+    ],
+)
+def test_plugin_faults_become_error_outcomes_naming_the_plugin(scorer, sample, completion, expected):
+    result = scorer.score_sync(sample, completion)
+    assert result.score is None
+    assert result.error == expected
+
+
+def test_async_hang_times_out(scorer, sample):
+    started = time.perf_counter()
+    result = scorer.score_sync(sample, "hang-async")
+    assert result.error == "echo timed out after 0.5s"
+    assert result.info["error_kind"] == "timeout"
+    assert time.perf_counter() - started < 1.5
+
+
+def test_plugin_blocking_its_own_loop_cannot_hang_the_caller(scorer, sample):
+    started = time.perf_counter()
+    result = scorer.score_sync(sample, "block-loop")
+    assert result.info["error_kind"] == "timeout"
+    assert time.perf_counter() - started < 2.5
+    assert scorer.score_sync(sample, "1").score == 1.0  # a fresh loop serves the next call
+
+
+def test_timeout_holds_from_a_worker_thread(scorer, sample):
+    results = []
+    thread = threading.Thread(target=lambda: results.append(scorer.score_sync(sample, "hang-async")))
+    thread.start()
+    thread.join(timeout=3)
+    assert not thread.is_alive()
+    assert results[0].info["error_kind"] == "timeout"
+
+
+def test_timeout_holds_inside_a_running_event_loop(scorer, sample):
+    async def main():
+        started = time.perf_counter()
+        result = await scorer.score(sample, "hang-async")
+        return result, time.perf_counter() - started
+
+    result, elapsed = asyncio.run(main())
+    assert result.info["error_kind"] == "timeout"
+    assert elapsed < 1.5
+
+
+def test_one_bad_sample_does_not_spoil_its_batch(scorer, sample):
+    results = scorer.score_batch_sync([sample] * 3, ["1", "raise", "hang-async"])
+    assert [r.score for r in results] == [1.0, None, None]
+    assert results[1].info["error_kind"] == "exception"
+    assert results[2].info["error_kind"] == "timeout"
+
+
+def test_metadata_timeout_is_the_default(echo_host):
+    class Slow(rk.Environment):
+        name = "slow"
+        score_timeout = 0.2
+
+        def dataset(self, split):
+            return []
+
+        async def score(self, sample, completion):
+            await asyncio.sleep(10)
+
+    with Scorer(Slow()) as scorer:
+        assert scorer.timeout == 0.2
+        assert scorer.score_sync(rk.Sample("x", [rk.user("q")]), "c").info["error_kind"] == "timeout"
+
+
+def test_overridden_score_batch_is_used_and_validated():
+    class Batched(rk.Environment):
+        name = "batched"
+        calls = 0
+
+        def dataset(self, split):
+            return []
+
+        async def score(self, sample, completion):
+            raise AssertionError("score_batch should be used")
+
+        async def score_batch(self, samples, completions):
+            type(self).calls += 1
+            return [0.5, float("inf")][: len(samples)]
+
+    with Scorer(Batched()) as scorer:
+        results = scorer.score_batch_sync([rk.Sample("a", [rk.user("q")])] * 2, ["x", "y"])
+    assert Batched.calls == 1
+    assert results[0].score == 0.5
+    assert "non-finite" in results[1].error
+
+
+def test_setup_failure_surfaces_before_scoring():
+    class NeedsThing(rk.Environment):
+        name = "needs"
+
+        def dataset(self, split):
+            return []
+
+        async def score(self, sample, completion):
+            return 1.0
+
+        async def setup(self):
+            raise rk.RewardkitError("the thing is missing: run `make thing`")
+
+    with pytest.raises(rk.RewardkitError, match="make thing"):
+        Scorer(NeedsThing()).start()
