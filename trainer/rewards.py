@@ -1,0 +1,129 @@
+"""Reward routing: each completion goes to its own environment's Scorer, scored in the background.
+
+`submit` returns at once; generation (of the next chunk) or reference log-probs run while environments score.
+Scorers never raise for plugin failures: a failure is an outcome with `error`, counted by `check_errors`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rewardkit.errors import RewardkitError
+from rewardkit.scoring import Scorer
+from rewardkit.trainer.data import Prompt
+from rewardkit.types import RewardResult
+
+
+class RewardErrorRateExceeded(RewardkitError):
+    """Too many reward infrastructure failures in one step: the run stops rather than train on noise."""
+
+
+@dataclass
+class ScoringTimes:
+    busy: float = 0.0  # seconds environments spent scoring (wall, summed over submissions)
+    waited: float = 0.0  # seconds the training loop blocked waiting for rewards
+
+    @property
+    def overlap(self) -> float:
+        """Share of scoring time hidden behind other work (1.0 = fully overlapped)."""
+        return 0.0 if self.busy <= 0 else max(0.0, 1.0 - self.waited / self.busy)
+
+
+@dataclass
+class PendingRewards:
+    parts: list[tuple[list[int], Future[list[RewardResult]]]] = field(default_factory=list)
+    size: int = 0
+
+
+class RewardRouter:
+    def __init__(self, scorers: dict[str, Scorer]) -> None:
+        self.scorers = scorers
+        self.pool = ThreadPoolExecutor(max_workers=max(2, 2 * len(scorers)), thread_name_prefix="rk-rewards")
+        self.times = ScoringTimes()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        for scorer in self.scorers.values():
+            scorer.start()  # environment setup fails here, before step 0
+
+    def submit(self, prompts: Sequence[Prompt], completions: Sequence[str], pending: PendingRewards) -> None:
+        """Queue scoring of `completions` (one per prompt, aligned) onto `pending`."""
+        by_env: dict[str, list[int]] = defaultdict(list)
+        for i, prompt in enumerate(prompts):
+            by_env[prompt.env].append(i)
+        for env, indices in by_env.items():
+            samples = [prompts[i].sample for i in indices]
+            texts = [completions[i] for i in indices]
+            future = self.pool.submit(self._timed, self.scorers[env], samples, texts)
+            pending.parts.append(([pending.size + i for i in indices], future))
+        pending.size += len(prompts)
+
+    def _timed(self, scorer: Scorer, samples: list, texts: list[str]) -> list[RewardResult]:
+        start = time.perf_counter()
+        try:
+            return scorer.score_batch_sync(samples, texts)
+        finally:
+            with self._lock:
+                self.times.busy += time.perf_counter() - start
+
+    def collect(self, pending: PendingRewards) -> list[RewardResult]:
+        start = time.perf_counter()
+        results: list[RewardResult | None] = [None] * pending.size
+        for indices, future in pending.parts:
+            for index, result in zip(indices, future.result(), strict=True):
+                results[index] = result
+        self.times.waited += time.perf_counter() - start
+        assert all(r is not None for r in results)
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for scorer in self.scorers.values():
+            scorer.close()
+
+
+def scores_array(results: Sequence[RewardResult]) -> np.ndarray:
+    """Scores with NaN where there is none (not applicable or error): NaN is excluded from advantages."""
+    return np.array([np.nan if r.score is None else r.score for r in results], dtype=np.float64)
+
+
+def check_errors(results: Sequence[RewardResult], envs: Sequence[str], limit: float, step: int) -> int:
+    """Count infrastructure errors; raise with a clear message when their share passes `limit`."""
+    failed = [(env, r.error) for env, r in zip(envs, results, strict=True) if r.error is not None]
+    if results and len(failed) / len(results) > limit:
+        per_env: dict[str, int] = defaultdict(int)
+        for env, _ in failed:
+            per_env[env] += 1
+        counts = ", ".join(f"{env}: {n}" for env, n in sorted(per_env.items()))
+        raise RewardErrorRateExceeded(
+            f"step {step}: {len(failed)} of {len(results)} rewards failed ({counts}), above "
+            f"grpo.max_reward_error_rate={limit:g}. First error: {failed[0][1]}. Fix the environment "
+            "(sandbox, judge, network) or raise grpo.max_reward_error_rate."
+        )
+    return len(failed)
+
+
+def reward_metrics(results: Sequence[RewardResult], envs: Sequence[str]) -> dict[str, float]:
+    """Per-environment and per-component means and stds, plus counts of skipped and failed outcomes."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for env, result in zip(envs, results, strict=True):
+        if result.score is not None:
+            groups[f"reward/{env}"].append(result.score)
+            groups["reward"].append(result.score)
+        for name, value in result.components.items():
+            if isinstance(value, int | float) and np.isfinite(value):
+                groups[f"reward/{env}/{name}"].append(float(value))
+    out: dict[str, float] = {}
+    for key, values in groups.items():
+        out[f"{key}/mean"] = float(np.mean(values))
+        out[f"{key}/std"] = float(np.std(values))
+    out["reward/skipped"] = float(sum(r.skipped for r in results))
+    out["reward/errors"] = float(sum(r.error is not None for r in results))
+    return out

@@ -1,0 +1,128 @@
+"""Where metrics go: JSONL always, TensorBoard when installed, W&B when asked; a rich progress bar."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rewardkit.trainer.config import LoggingConfig
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def _clean(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+class Tracker:
+    def __init__(
+        self, run_dir: Path, config: LoggingConfig, total_steps: int, start_step: int, run_config: dict
+    ):
+        self.config = config
+        self.run_dir = run_dir
+        self.console = Console(stderr=True)
+        self._truncate_after(start_step)  # a resumed run rewrites the steps after its checkpoint
+        self.jsonl = (run_dir / METRICS_FILE).open("a", encoding="utf-8")
+        self.rollouts = (run_dir / "rollouts.jsonl").open("a", encoding="utf-8") if config.rollouts else None
+        self.tensorboard = self._tensorboard() if config.tensorboard else None
+        self.wandb = self._wandb(run_config) if config.wandb else None
+        self.progress: Progress | None = None
+        if config.progress:
+            self.progress = Progress(
+                TextColumn("[bold]GRPO"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=total_steps, completed=start_step, status="")
+
+    def _truncate_after(self, step: int) -> None:
+        path = self.run_dir / METRICS_FILE
+        if not path.exists():
+            return
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines() if _step_of(line) <= step]
+        path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+
+    def _tensorboard(self) -> Any:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return None  # TensorBoard is optional: JSONL always has everything
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    def _wandb(self, run_config: dict) -> Any:
+        import wandb  # asked for explicitly: a missing install is an error, not a silent skip
+
+        return wandb.init(project=self.config.wandb_project, dir=str(self.run_dir), config=run_config)
+
+    def log(self, step: int, metrics: Mapping[str, float]) -> None:
+        record = {"step": step, **{k: _clean(float(v)) for k, v in sorted(metrics.items())}}
+        self.jsonl.write(json.dumps(record) + "\n")
+        self.jsonl.flush()
+        if self.tensorboard is not None:
+            for key, value in metrics.items():
+                if math.isfinite(value):
+                    self.tensorboard.add_scalar(key, value, step)
+        if self.wandb is not None:
+            self.wandb.log(dict(metrics), step=step)
+
+    def advance(self, step: int, metrics: Mapping[str, float]) -> None:
+        if self.progress is None:
+            return
+        status = (
+            f"reward {metrics.get('reward/mean', float('nan')):.3f}  kl {metrics.get('kl', 0.0):.4f}  "
+            f"{metrics.get('tokens_per_s', 0.0):,.0f} tok/s"
+        )
+        self.progress.update(self.task, completed=step, status=status)
+
+    def rollout_records(self, step: int, records: Sequence[Mapping[str, Any]]) -> None:
+        if self.rollouts is None:
+            return
+        for record in records:
+            self.rollouts.write(json.dumps({"step": step, **record}) + "\n")
+        self.rollouts.flush()
+
+    def samples_table(self, step: int, records: Sequence[Mapping[str, Any]]) -> None:
+        table = Table(title=f"samples at step {step}", show_lines=True)
+        for column in ("env", "prompt", "completion", "reward"):
+            table.add_column(column, overflow="fold")
+        for record in records[: self.config.num_samples]:
+            score = record["reward"]
+            table.add_row(record["env"], record["prompt"][-200:], record["completion"][:400], f"{score}")
+        self.console.print(table)
+        if self.tensorboard is not None:
+            text = "\n\n".join(f"**{r['env']}** ({r['reward']}): {r['completion']}" for r in records[:4])
+            self.tensorboard.add_text("samples", text, step)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        self.jsonl.close()
+        if self.rollouts is not None:
+            self.rollouts.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        if self.wandb is not None:
+            self.wandb.finish()
+
+
+def _step_of(line: str) -> int:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return 1 << 62
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / METRICS_FILE
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
