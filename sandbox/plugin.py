@@ -1,1 +1,79 @@
-"""Sandbox backends registered through the register_sandboxes hook."""
+"""Sandbox backends and the `rewardkit sandbox build` command, registered through plugin hooks.
+
+Imports nothing heavy: each backend module (and docker) is imported only when a backend is created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+import rewardkit
+
+
+def docker_sandbox(**options: Any) -> Any:
+    from rewardkit.sandbox.docker_backend import DockerSandbox
+
+    return DockerSandbox(**options)
+
+
+def bwrap_sandbox(**options: Any) -> Any:
+    from rewardkit.sandbox.local_backends import BwrapSandbox
+
+    return BwrapSandbox(**options)
+
+
+def unsafe_local_sandbox(**options: Any) -> Any:
+    from rewardkit.sandbox.local_backends import UnsafeLocalSandbox
+
+    return UnsafeLocalSandbox(**options)
+
+
+@rewardkit.hookimpl
+def register_sandboxes(register: Any) -> None:
+    register("docker", docker_sandbox)
+    register("bwrap", bwrap_sandbox)
+    register("unsafe_local", unsafe_local_sandbox)
+
+
+@click.group("sandbox")
+def sandbox_group() -> None:
+    """The code-execution sandbox (Docker image)."""
+
+
+@sandbox_group.command("build")
+@click.option("--package", "packages", multiple=True, help="Extra Python package in the image (repeatable).")
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "dockerfile", "offline"]),
+    default="auto",
+    show_default=True,
+    help="dockerfile: python slim base from a registry; offline: debootstrap + docker import.",
+)
+@click.option("--force", is_flag=True, help="Rebuild even when the tagged image exists.")
+def build(packages: tuple[str, ...], method: str, force: bool) -> None:
+    """Build the sandbox image (tagged by content hash) and print its tag."""
+    import docker
+
+    from rewardkit.sandbox.image import build_image
+
+    client = docker.from_env(timeout=600)
+    tag = build_image(
+        client, packages, method=method, force=force, log=lambda line: click.echo(line, err=True)
+    )
+    click.echo(tag)
+
+
+@sandbox_group.command("tag")
+@click.option("--package", "packages", multiple=True)
+def tag(packages: tuple[str, ...]) -> None:
+    """Print the image tag the given packages map to (no Docker needed)."""
+    from rewardkit.sandbox.image import image_tag
+
+    click.echo(image_tag(packages))
+
+
+@rewardkit.hookimpl
+def register_commands(cli: Any) -> None:
+    cli.add_command(sandbox_group)

@@ -1,0 +1,380 @@
+"""In-container supervisor (PID 1 of every sandbox container). Standard library only; runs as root.
+
+Protocol on stdin/stdout (the Docker attach stream): each frame is a 4-byte big-endian length followed by
+a JSON object. Request: {code, stdin (base64), files {name: base64}, timeout, memory, output, mode}.
+Response: {status, exit_code, stdout, stderr (base64), duration, truncated, healthy}.
+
+Per job: fork -> setsid -> pipes -> rlimits -> drop to uid 65534 -> run the code (in the forked,
+pre-warmed interpreter for mode "fork", or a fresh `python3 -I` for mode "exec"). Afterwards every other
+process in the container is SIGKILLed (we are PID 1 with CAP_KILL) and /tmp and /dev/shm are wiped, so
+nothing of one job is visible to the next. The job cannot write to our stdout: it runs as another uid.
+"""
+
+import base64
+import errno
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+
+JOB_UID = 65534
+WORK_ROOTS = ("/tmp", "/dev/shm")
+JOB_DIR = "/tmp/job"
+JOB_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": JOB_DIR, "LANG": "C.UTF-8", "PYTHONUTF8": "1"}
+READ_CHUNK = 65536
+
+
+def read_exact(fd, n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(fd, n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def send(obj):
+    data = json.dumps(obj).encode()
+    data = struct.pack(">I", len(data)) + data
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view) :]
+
+
+def set_limits(req):
+    memory = int(req["memory"])
+    cpu = int(req["timeout"]) + 2
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def child(req, fds):
+    """Runs in the forked child: never returns."""
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.closerange(3, 4096)
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")  # the cgroup OOM killer picks the job, never the supervisor
+        set_limits(req)
+        os.setgroups([])
+        os.setgid(JOB_UID)
+        os.setuid(JOB_UID)
+        os.makedirs(JOB_DIR, mode=0o700, exist_ok=True)
+        os.chdir(JOB_DIR)
+        for name, data in (req.get("files") or {}).items():
+            write_job_file(name, base64.b64decode(data))
+        with open("main.py", "w", encoding="utf-8") as f:
+            f.write(req["code"])
+        if req.get("mode") == "exec":
+            os.execve(sys.executable, [sys.executable, "-I", "main.py"], JOB_ENV)
+        code = run_in_process(req["code"])
+    except BaseException:
+        code = 1
+    os._exit(code)
+
+
+def write_job_file(name, data):
+    # Names are relative paths inside the job directory; anything else is refused.
+    path = os.path.normpath(name)
+    if path.startswith(("/", "..")) or path == "main.py":
+        raise ValueError("bad file name")
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def run_in_process(code):
+    """Fork mode: behave like `python3 -I main.py` inside the already-started interpreter."""
+    import traceback
+    import types
+
+    os.environ.clear()
+    os.environ.update(JOB_ENV)
+    sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.argv = ["main.py"]
+    sys.path[0:0] = [JOB_DIR]
+    main = types.ModuleType("__main__")
+    main.__file__ = os.path.join(JOB_DIR, "main.py")
+    sys.modules["__main__"] = main
+    status = 0
+    try:
+        exec(compile(code, "main.py", "exec"), main.__dict__)
+    except SystemExit as stop:
+        status = exit_status(stop.code)
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    try:
+        if "threading" in sys.modules:
+            sys.modules["threading"]._shutdown()
+        import atexit
+
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    return status
+
+
+def exit_status(value):
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    try:
+        print(value, file=sys.stderr)
+    except BaseException:
+        pass
+    return 1
+
+
+def kill_all():
+    """SIGKILL every process but us, reap them all. True when none is left."""
+    for _ in range(200):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError as error:  # ESRCH: nothing left; EPERM: nothing we may signal
+            if error.errno in (errno.ESRCH, errno.EPERM):
+                reap()
+                return True
+        reap()
+        time.sleep(0.001)
+    return False
+
+
+def reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def wipe():
+    """Remove everything the job wrote, acting as the job's uid (we lack CAP_DAC_OVERRIDE)."""
+    clean = True
+    os.setegid(JOB_UID)
+    os.seteuid(JOB_UID)
+    try:
+        for root in WORK_ROOTS:
+            for name in safe_listdir(root):
+                remove_tree(os.path.join(root, name))
+            clean = clean and not safe_listdir(root)
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+    return clean
+
+
+def safe_listdir(path):
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def remove_tree(path):
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+            for name in os.listdir(path):
+                remove_tree(os.path.join(path, name))
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+class Job:
+    def __init__(self, req):
+        self.req = req
+        self.limit = int(req["output"])
+        self.out = {1: [], 2: []}
+        self.size = 0
+        self.truncated = False
+        self.timed_out = False
+
+    def run(self):
+        pipes = [os.pipe(), os.pipe(), os.pipe()]
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            child(self.req, (pipes[0][0], pipes[1][1], pipes[2][1]))
+        for fd in (pipes[0][0], pipes[1][1], pipes[2][1]):
+            os.close(fd)
+        start = time.monotonic()
+        deadline = start + float(self.req["timeout"])
+        status_code = self.pump(pid, pipes[0][1], {pipes[1][0]: 1, pipes[2][0]: 2}, deadline)
+        duration = time.monotonic() - start
+        return self.result(status_code, duration)
+
+    def pump(self, pid, stdin_fd, readers, deadline):
+        pending = base64.b64decode(self.req.get("stdin") or "")
+        writers = [stdin_fd] if pending else []
+        if not pending:
+            os.close(stdin_fd)
+        wait_status = None
+        while readers or wait_status is None:
+            if wait_status is None:
+                wait_status = self.poll_child(pid)
+                if wait_status is not None:
+                    # The main process exited: what it left behind dies now, so the pipes reach EOF.
+                    kill_all()
+            if wait_status is not None and not readers:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0 or self.size > self.limit:
+                self.timed_out = left <= 0 and self.size <= self.limit
+                kill_all()
+                wait_status = wait_status if wait_status is not None else -1
+                self.drain(readers)
+                break
+            readable, writable, _ = select.select([*readers, WAKEUP[0]], writers, [], min(left, 0.5))
+            if WAKEUP[0] in readable:  # SIGCHLD arrived: poll the child at the top of the loop
+                readable.remove(WAKEUP[0])
+                drain_wakeup()
+            for fd in writable:
+                pending = self.feed(fd, pending)
+                if not pending:
+                    writers.clear()
+            for fd in readable:
+                chunk = os.read(fd, READ_CHUNK)
+                if chunk:
+                    self.keep(fd, readers, chunk)
+                else:
+                    os.close(fd)
+                    del readers[fd]
+        for fd in writers:
+            os.close(fd)
+        return wait_status
+
+    def poll_child(self, pid):
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return -1
+        return status if done else None
+
+    def feed(self, fd, pending):
+        try:
+            n = os.write(fd, pending[:READ_CHUNK])
+        except OSError:  # the job closed its stdin
+            n = len(pending)
+        rest = pending[n:]
+        if not rest:
+            os.close(fd)
+        return rest
+
+    def drain(self, readers):
+        for fd in list(readers):
+            os.set_blocking(fd, False)
+            try:
+                while True:
+                    chunk = os.read(fd, READ_CHUNK)
+                    if not chunk or self.size > self.limit:
+                        break
+                    self.keep(fd, readers, chunk)
+            except OSError:
+                pass
+            os.close(fd)
+        readers.clear()
+
+    def keep(self, fd, readers, chunk):
+        room = self.limit - self.size
+        if len(chunk) > room:
+            self.truncated = True
+        self.out[readers[fd]].append(chunk[: max(room, 0)])
+        self.size += len(chunk)
+
+    def result(self, wait_status, duration):
+        stderr = b"".join(self.out[2])
+        exit_code = None
+        killed = False
+        if wait_status is not None and wait_status >= 0:
+            if os.WIFEXITED(wait_status):
+                exit_code = os.WEXITSTATUS(wait_status)
+            elif os.WIFSIGNALED(wait_status):
+                exit_code = -os.WTERMSIG(wait_status)
+                killed = os.WTERMSIG(wait_status) == signal.SIGKILL
+        if self.truncated or self.size > self.limit:
+            status = "output_limit"
+        elif self.timed_out:
+            status = "timeout"
+        elif exit_code == 0:
+            status = "ok"
+        elif killed or last_line(stderr).startswith(b"MemoryError"):
+            status = "memory"  # SIGKILL we did not send is the cgroup OOM killer
+        elif exit_code == -signal.SIGXCPU:
+            status = "timeout"
+        else:
+            status = "error"
+        return {
+            "status": status,
+            "exit_code": exit_code,
+            "stdout": base64.b64encode(b"".join(self.out[1])).decode(),
+            "stderr": base64.b64encode(stderr).decode(),
+            "duration": duration,
+            "truncated": self.truncated,
+        }
+
+
+def last_line(data):
+    lines = data.strip().splitlines()
+    return lines[-1] if lines else b""
+
+
+WAKEUP = os.pipe()
+
+
+def drain_wakeup():
+    try:
+        while os.read(WAKEUP[0], 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    for fd in WAKEUP:
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(WAKEUP[1], warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd, not the handler, does the work
+    while True:
+        header = read_exact(0, 4)
+        if header is None:
+            return
+        body = read_exact(0, struct.unpack(">I", header)[0])
+        if body is None:
+            return
+        req = json.loads(body)
+        if req.get("ping"):
+            send({"pong": True})
+            continue
+        result = Job(req).run()
+        swept = kill_all()
+        result["healthy"] = wipe() and swept
+        send(result)
+
+
+if __name__ == "__main__":
+    main()
