@@ -34,7 +34,7 @@ class GradeConfig(BaseModel):
     timeout: float = Field(5.0, gt=0, description="seconds for one symbolic comparison (hard kill)")
     max_completion_chars: int = Field(200_000, gt=0, description="longer completions score 0")
     max_answer_chars: int = Field(1_000, gt=0, description="longer extracted answers score 0")
-    max_nesting: int = Field(64, gt=0, description="deeper bracket nesting scores 0 (parser bombs)")
+    max_nesting: int = Field(20, gt=0, description="deeper bracket nesting scores 0 (parser bombs)")
 
     @field_validator("extraction")
     @classmethod
@@ -127,7 +127,7 @@ def _align_equations(gold: str, pred: str) -> tuple[str, str]:
 
 
 def _joined_if_gold_lists(candidates: tuple[str, ...], gold: str) -> str | None:
-    """Two boxes are two answers, unless the question asks for exactly that many (`\\boxed{1}, \\boxed{-2}`)."""
+    """Two boxes are two answers, unless the gold is a list of exactly that many (`1, -2`)."""
     distinct = list(dict.fromkeys(normalize(c) for c in candidates))
     gold = normalize(gold)
     if gold.startswith(("{", "\\{")):

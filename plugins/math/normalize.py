@@ -84,7 +84,7 @@ def _before_approx(text: str) -> str:
 
 
 def plain_text(answer: str) -> str:
-    """A last-resort textual form: text commands unwrapped, spaces and case dropped (`\\text{East}` == `east`)."""
+    """Last-resort textual form: text commands unwrapped, no spaces or case (`\\text{East}` ~ `east`)."""
     text = normalize(answer)
     for _ in range(3):  # nested text commands are rare and shallow
         text = _TEXT_CMD.sub(r"\1", text)

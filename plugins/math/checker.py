@@ -1,0 +1,59 @@
+"""Grading with a hard deadline: the symbolic stage runs in a worker process that is killed on overrun."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+
+from rewardkit.isolation import ProcessPool, WorkerCrashed
+from rewardkit.plugins.math.grader import GradeConfig, Pending, Verdict, finish, prepare
+from rewardkit.plugins.math.symbolic import symbolic_equal, warm_up
+
+# Exceptions a parser may raise on a strange answer: the answer's fault, so a 0, not an infrastructure error.
+ANSWER_ERRORS = (ValueError, TypeError, ArithmeticError, RecursionError, AttributeError, NotImplementedError)
+
+WARM_UP_TIMEOUT = 120.0  # starting workers and importing sympy on a loaded machine; not charged to a sample
+
+_pool: ProcessPool | None = None
+_pool_lock = threading.Lock()
+_warm = threading.Event()
+
+
+def math_pool() -> ProcessPool:
+    """One pool per process for all math grading; workers import sympy once at start (initializer)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ProcessPool(workers=min(4, os.cpu_count() or 1), initializer=warm_up)
+            atexit.register(_pool.close)
+        return _pool
+
+
+async def warm_pool() -> None:
+    """Start the workers once, so the first sample's deadline is not spent importing sympy."""
+    if not _warm.is_set():
+        await math_pool().run(warm_up, timeout=WARM_UP_TIMEOUT)
+        _warm.set()
+
+
+async def grade(gold: str, completion: str, config: GradeConfig) -> Verdict:
+    """Grade one completion; cheap cases are decided in-process, the rest in a worker under a deadline."""
+    step = prepare(gold, completion, config)
+    if isinstance(step, Verdict):
+        return step
+    return await _symbolic(step, config)
+
+
+async def _symbolic(step: Pending, config: GradeConfig) -> Verdict:
+    args = (step.gold, step.pred, config.rel_tol, config.rounded_match)
+    await warm_pool()
+    try:
+        equal = await math_pool().run(symbolic_equal, *args, timeout=config.timeout)
+    except TimeoutError:
+        return Verdict(False, "timeout", step.extracted, step.strategy)
+    except WorkerCrashed:
+        return Verdict(False, "worker_crashed", step.extracted, step.strategy)
+    except ANSWER_ERRORS as error:
+        return Verdict(False, f"unparseable: {type(error).__name__}", step.extracted, step.strategy)
+    return finish(step, bool(equal))

@@ -1,0 +1,1 @@
+"""Procedural (generated) math problems."""
