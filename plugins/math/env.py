@@ -13,7 +13,7 @@ from rewardkit.plugins.math.builtin import BUILTIN_PROBLEMS
 from rewardkit.plugins.math.checker import grade
 from rewardkit.plugins.math.extract import extract_gold
 from rewardkit.plugins.math.grader import GradeConfig
-from rewardkit.plugins.math.prompts import PromptConfig, build_prompt
+from rewardkit.plugins.math.prompts import PromptConfig, build_prompt, reference_completion
 from rewardkit.plugins.math.rewards import verdict_result
 from rewardkit.types import RewardResult, Sample
 
@@ -62,6 +62,9 @@ class MathEnv(Environment):
             answer=gold,
             info=info,
         )
+
+    def reference_completion(self, sample: Sample) -> str | None:
+        return None if sample.answer is None else reference_completion(str(sample.answer))
 
     async def score(self, sample: Sample, completion: str) -> RewardResult:
         if sample.answer is None:

@@ -29,3 +29,8 @@ def build_prompt(question: str, config: PromptConfig) -> list[Message]:
     messages = [system(config.system_prompt)] if config.system_prompt else []
     messages.append(user(config.template.format(question=question)))
     return messages
+
+
+def reference_completion(answer: str) -> str:
+    """A gold completion in the default format, for the contract kit and smoke tests."""
+    return f"<think>The reference solution.</think> <answer>{answer}</answer>"

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from rewardkit.environment import EnvConfig, Environment, EnvMetadata
 from rewardkit.plugins.math.checker import grade
 from rewardkit.plugins.math.grader import GradeConfig
-from rewardkit.plugins.math.prompts import PromptConfig, build_prompt
+from rewardkit.plugins.math.prompts import PromptConfig, build_prompt, reference_completion
 from rewardkit.plugins.math.rewards import verdict_result
 from rewardkit.types import RewardResult, Sample
 
@@ -90,6 +90,9 @@ class ProceduralMath(Environment):
             answer=problem.answer,
             info={"kind": kind, "level": level},
         )
+
+    def reference_completion(self, sample: Sample) -> str | None:
+        return None if sample.answer is None else reference_completion(str(sample.answer))
 
     async def score(self, sample: Sample, completion: str) -> RewardResult:
         if sample.answer is None:
