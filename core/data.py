@@ -43,15 +43,12 @@ class DataSource(BaseModel):
 
 def iter_records(source: DataSource) -> Iterator[dict[str, Any]]:
     """Yield records as dicts with `source.columns` applied (our field name <- source column)."""
-    rows = _local_jsonl(Path(source.path)) if _is_jsonl(source) else _with_datasets(source)
+    local = Path(source.path) if source.path is not None else None
+    rows = _local_jsonl(local) if local is not None and local.suffix == ".jsonl" else _with_datasets(source)
     for index, row in enumerate(rows):
         if source.limit is not None and index >= source.limit:
             return
         yield _map_columns(row, source, index)
-
-
-def _is_jsonl(source: DataSource) -> bool:
-    return source.path is not None and Path(source.path).suffix == ".jsonl"
 
 
 def _local_jsonl(path: Path) -> Iterator[dict[str, Any]]:

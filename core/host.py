@@ -11,7 +11,7 @@ import inspect
 import math
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,20 +306,3 @@ def reset_host(host: PluginHost | None = None) -> None:
     with _host_lock:
         _host = host
 
-
-def environment_rows(host: PluginHost) -> list[Mapping[str, Any]]:
-    """One row per environment name (aliases included) for listings."""
-    rows = []
-    for name, entry in sorted(host.environments.items()):
-        info = host.plugins[entry.plugin]
-        rows.append(
-            {
-                "name": name,
-                "class": entry.cls.__qualname__,
-                "plugin": info.name,
-                "distribution": info.distribution,
-                "version": info.version,
-                "alias_of": entry.cls.name if name != entry.cls.name else None,
-            }
-        )
-    return rows

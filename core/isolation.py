@@ -52,7 +52,8 @@ class ProcessPool:
             return self._pool
 
     def submit(self, fn: Callable[..., T], *args: Any, timeout: float) -> concurrent.futures.Future[T]:
-        return self._get().schedule(fn, args=args, timeout=timeout)  # type: ignore[no-any-return]
+        future: concurrent.futures.Future[T] = self._get().schedule(fn, args=args, timeout=timeout)
+        return future
 
     def run_sync(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
         """Run fn(*args) in a worker; TimeoutError after `timeout` s (the worker is killed)."""

