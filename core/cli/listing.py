@@ -69,7 +69,7 @@ def envs(ctx: click.Context, as_json: bool) -> None:
         table.add_row(
             row["name"] + alias,
             row["plugin"],
-            f"{row['distribution']} {row['version']}",
+            f"{row['distribution']} {row['distribution_version']}",
             str(row["reward_range"]),
             ", ".join(row["needs"]) or "-",
             row["description"],
@@ -98,7 +98,7 @@ def _env_row(host: PluginHost, name: str, entry: EnvEntry) -> dict[str, Any]:
         "class": f"{entry.cls.__module__}.{entry.cls.__qualname__}",
         "plugin": info.name,
         "distribution": info.distribution,
-        "version": metadata["version"] if metadata["version"] != "0" else info.version,
+        "distribution_version": info.version,
     }
 
 
