@@ -22,9 +22,20 @@ def warm_up() -> None:
     symbolic_equal("\\frac{1}{2}", "x^2", 1e-4, True)
 
 
+def _silence_timeout_notice() -> None:
+    # math-verify logs that its own timeout is off; ours is the worker kill, so the notice is noise.
+    import math_verify.grader
+    import math_verify.parser
+
+    math_verify.grader.TIMEOUT_WARNING_SHOWN = True
+    math_verify.parser.TIMEOUT_WARNING_SHOWN = True
+
+
 def symbolic_equal(gold: str, pred: str, rel_tol: float, rounded_match: bool) -> bool:
     """Whether the two (already extracted and normalized) answers are mathematically equal."""
     from math_verify import verify
+
+    _silence_timeout_notice()
 
     gold_parsed, pred_parsed = parse_answer(gold), parse_answer(pred)
     if not gold_parsed or not pred_parsed:
@@ -44,8 +55,8 @@ def parse_answer(text: str) -> list[Any]:
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 
     targets = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
-    parsed = parse(f"${text}$", targets, parsing_timeout=None)  # type: ignore[arg-type]
-    return parsed or parse(text, targets, parsing_timeout=None)  # type: ignore[arg-type]
+    parsed = parse(f"${text}$", targets, parsing_timeout=None)
+    return parsed or parse(text, targets, parsing_timeout=None)
 
 
 def _decimal_places(text: str) -> int | None:

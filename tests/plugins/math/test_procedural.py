@@ -1,0 +1,75 @@
+import itertools
+
+import pytest
+
+import rewardkit
+from rewardkit.errors import ConfigError
+from rewardkit.plugins.math.procedural.env import ALL_KINDS
+from rewardkit.testing import check_environment
+
+
+def head(env: rewardkit.Environment, n: int, split: str = "train") -> list[rewardkit.Sample]:
+    return list(itertools.islice(env.dataset(split), n))
+
+
+def test_same_seed_same_problems_other_seed_other_problems() -> None:
+    first = head(rewardkit.load_environment("math.procedural", seed=3), 30)
+    again = head(rewardkit.load_environment("math.procedural", seed=3), 30)
+    other = head(rewardkit.load_environment("math.procedural", seed=4), 30)
+    assert [s.to_dict() for s in first] == [s.to_dict() for s in again]
+    assert [s.answer for s in first] != [s.answer for s in other]
+
+
+def test_train_is_infinite_and_lazy_size_makes_it_finite() -> None:
+    env = rewardkit.load_environment("math.procedural")
+    stream = env.dataset("train")
+    assert len(list(itertools.islice(stream, 5000))) == 5000
+    assert len(list(rewardkit.load_environment("math.procedural", size=7).dataset("train"))) == 7
+    assert len(list(env.dataset("test"))) == 200
+
+
+def test_lowest_level_is_single_digit_addition() -> None:
+    env = rewardkit.load_environment("math.procedural", kinds=["arithmetic"], difficulty=(1, 1))
+    for sample in head(env, 50):
+        question = sample.prompt[-1]["content"]
+        a, b = (int(t) for t in question.split("?")[0].removeprefix("What is ").split(" + "))
+        assert 0 <= a <= 9 and 0 <= b <= 9 and sample.answer == str(a + b)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+@pytest.mark.parametrize("level", [1, 3, 5])
+def test_every_kind_and_level_generates_gold_that_scores_one(kind: str, level: int) -> None:
+    env = rewardkit.load_environment("math.procedural", kinds=[kind], difficulty=(level, level))
+    samples = head(env, 4)
+    assert {s.info["kind"] for s in samples} == {kind} and {s.info["level"] for s in samples} == {level}
+    with rewardkit.Scorer(env) as scorer:
+        results = scorer.score_batch_sync(samples, [env.reference_completion(s) for s in samples])
+    assert [r.score for r in results] == [1.0] * 4, [
+        (s.answer, r) for s, r in zip(samples, results, strict=True)
+    ]
+
+
+def test_equivalent_forms_are_accepted() -> None:
+    env = rewardkit.load_environment("math.procedural", kinds=["expand"], difficulty=(2, 2))
+    sample = head(env, 1)[0]
+    import sympy  # test-only: build an equivalent but differently written answer
+
+    factored = sympy.factor(
+        sympy.parse_expr(
+            sample.answer.replace("^", "**").replace("{", "(").replace("}", ")").replace(" x", "*x")
+        )
+    )
+    with rewardkit.Scorer(env) as scorer:
+        result = scorer.score_sync(sample, f"<answer>{sympy.latex(factored)}</answer>")
+    assert result.score == 1.0, (sample.answer, factored, result)
+
+
+def test_bad_config_is_rejected() -> None:
+    with pytest.raises(ConfigError):
+        rewardkit.load_environment("math.procedural", difficulty=(0, 9))
+    with pytest.raises(ConfigError):
+        rewardkit.load_environment("math.procedural", kinds=["calculus"])
+
+
+def test_contract() -> None:
+    check_environment(rewardkit.load_environment("math.procedural", difficulty=(1, 5)), n_samples=8)
