@@ -1,0 +1,122 @@
+"""Test formats: how a sample's `info` turns into a harness spec, and how records become Samples.
+
+humaneval: info {prompt, test (defines check(candidate)), entry_point}; the program is prompt + code, so
+           both a bare function body and a complete function work.
+mbpp:      info {test_list (assert lines), test_imports, test_setup}
+stdio:     info {cases: [{input, output}]} or APPS-style {input_output: {"inputs": [...], "outputs": [...]}}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rewardkit.types import Sample, user
+
+FORMATS = ("humaneval", "mbpp", "stdio")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What runs in the sandbox (program + spec) and what the host compares against (stdio outputs)."""
+
+    format: str
+    program: str
+    spec: dict[str, Any]
+    expected: tuple[str, ...] = ()
+
+    @property
+    def n_tests(self) -> int:
+        return len(self.expected) if self.format == "stdio" else len(self.spec["tests"])
+
+
+def detect_format(info: Mapping[str, Any]) -> str | None:
+    if "format" in info and info["format"] in FORMATS:
+        return str(info["format"])
+    if "cases" in info or "input_output" in info:
+        return "stdio"
+    if "test_list" in info:
+        return "mbpp"
+    if "test" in info and "entry_point" in info:
+        return "humaneval"
+    return None
+
+
+def make_plan(fmt: str, info: Mapping[str, Any], code: str, test_timeout: float) -> Plan:
+    if fmt == "humaneval":
+        test = f"{info['test']}\ncheck(candidate)\n"
+        spec = {"format": fmt, "tests": [test], "entry_point": info["entry_point"], "timeout": test_timeout}
+        return Plan(fmt, f"{info.get('prompt', '')}\n{code}", spec)
+    if fmt == "mbpp":
+        setup = "\n".join([*info.get("test_imports", []), info.get("test_setup", "") or ""])
+        spec = {"format": fmt, "tests": list(info["test_list"]), "setup": setup, "timeout": test_timeout}
+        return Plan(fmt, code, spec)
+    if fmt == "stdio":
+        inputs, outputs = stdio_cases(info)
+        return Plan(fmt, code, {"format": fmt, "inputs": inputs, "timeout": test_timeout}, tuple(outputs))
+    raise ValueError(f"unknown test format {fmt!r}; use one of {FORMATS}")
+
+
+def stdio_cases(info: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    if "cases" in info:
+        cases = info["cases"]
+        return [str(c["input"]) for c in cases], [str(c["output"]) for c in cases]
+    raw = info["input_output"]
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    return [_text(x) for x in data["inputs"]], [_text(x) for x in data["outputs"]]
+
+
+def _text(value: Any) -> str:
+    return "\n".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+# -- records -> samples ----------------------------------------------------------------------------
+def humaneval_sample(record: Mapping[str, Any]) -> Sample:
+    prompt = record["prompt"]
+    instruction = (
+        "Complete the following Python function. Reply with the complete function in a ```python block.\n\n"
+    )
+    info = {
+        "format": "humaneval",
+        "prompt": prompt,
+        "test": record["test"],
+        "entry_point": record["entry_point"],
+    }
+    return Sample(
+        id=str(record["task_id"]),
+        prompt=[user(instruction + f"```python\n{prompt}```")],
+        answer=record.get("canonical_solution"),
+        info=info,
+    )
+
+
+def mbpp_sample(record: Mapping[str, Any]) -> Sample:
+    tests = list(record["test_list"])
+    text = (
+        f"{record.get('prompt') or record.get('text')}\nYour code should pass these tests:\n\n"
+        + "\n".join(tests)
+    )
+    info = {
+        "format": "mbpp",
+        "test_list": tests,
+        "test_imports": list(record.get("test_imports") or []),
+        "test_setup": record.get("test_setup_code", "") or "",
+    }
+    return Sample(id=f"mbpp/{record['task_id']}", prompt=[user(text)], answer=record.get("code"), info=info)
+
+
+def generic_sample(record: Mapping[str, Any], index: int) -> Sample:
+    """Records already shaped like samples: {id, prompt|question, answer|solution, info|cases...}."""
+    info = dict(record.get("info") or {})
+    for key in ("cases", "input_output", "test_list", "test_imports", "test", "entry_point"):
+        if key in record and key not in info:
+            info[key] = record[key]
+    prompt = record.get("prompt") or record.get("question") or ""
+    return Sample(
+        id=str(record.get("id", record.get("task_id", index))),
+        prompt=[user(prompt)] if isinstance(prompt, str) else list(prompt),
+        answer=record.get("answer", record.get("solution")),
+        info=info,
+    )
