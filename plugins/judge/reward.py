@@ -1,0 +1,56 @@
+"""The `judge.score` reward: an LLM-judge verdict usable in any environment's rubric.
+
+    rubric:
+      math.accuracy: 1.0
+      judge.score: {weight: 0.5, template: rubric, backend: {kind: openai, model: my-judge}}
+
+Its params are the judge settings (see config.JudgeSettings). One Judge (client, cache, batcher) is kept per
+distinct settings, so every call with the same params shares connections, cache and batching.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from rewardkit.environment import Environment
+from rewardkit.plugins.judge.config import JudgeSettings
+from rewardkit.plugins.judge.judge import Judge
+from rewardkit.types import RewardResult, Sample
+
+_judges: dict[str, Judge] = {}
+_ready: set[int] = set()
+_lock = threading.Lock()
+
+
+class _SettingsOwner(Environment):
+    """Only borrowed for its config validation, which names the failing field path."""
+
+    name = "judge.score"
+    Config = JudgeSettings
+
+    def dataset(self, split: str) -> list[Sample]:
+        return []
+
+    async def score(self, sample: Sample, completion: str) -> RewardResult:
+        raise NotImplementedError
+
+
+def judge_for(params: dict[str, Any]) -> Judge:
+    settings: JudgeSettings = _SettingsOwner.make_config(params)
+    key = json.dumps(settings.model_dump(mode="json"), sort_keys=True)
+    with _lock:
+        if key not in _judges:
+            _judges[key] = Judge(settings)
+        return _judges[key]
+
+
+async def judge_score(sample: Sample, completion: str, **params: Any) -> RewardResult:
+    """LLM-as-a-judge verdict normalised to [0, 1]; judge failures are error outcomes, never 0."""
+    judge = judge_for(params)
+    key = id(judge)
+    if key not in _ready:
+        await judge.setup()  # idempotent: loads weights or probes the endpoint once per judge
+        _ready.add(key)
+    return await judge.score(sample, completion)
