@@ -96,7 +96,9 @@ class BwrapSandbox(Sandbox):
                 _write_job(job, Path(work))
             except (OSError, ValueError) as error:
                 return ExecResult(status="error", stderr=str(error).encode(), exit_code=1)
-            os.chmod(work, 0o755)
+            os.chmod(work, 0o700)
+            if uid is not None:
+                os.chown(work, uid, uid)
             limits = _rlimits(job.limits, NPROC)
 
             def preexec() -> None:
@@ -116,7 +118,7 @@ class BwrapSandbox(Sandbox):
                 argv += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
             elif os.path.isdir(f"/{link}"):
                 argv += ["--ro-bind", f"/{link}", f"/{link}"]
-        argv += ["--ro-bind", work, "/tmp/job", "--chdir", "/tmp/job", "--remount-ro", "/"]
+        argv += ["--bind", work, "/tmp/job", "--chdir", "/tmp/job", "--remount-ro", "/"]
         argv += ["--uid", "65534", "--gid", "65534", "--cap-drop", "ALL"]
         for key, value in {**JOB_ENV, "HOME": "/tmp"}.items():
             argv += ["--setenv", key, value]

@@ -1,0 +1,136 @@
+"""Docker pool behaviour: network isolation from the host, recovery from container death, concurrency,
+recycling and clean shutdown."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from rewardkit.sandbox import Job, Limits
+from rewardkit.sandbox.docker_backend import LABEL, OWNER_LABEL, DockerSandbox
+from rewardkit.sandbox.testing import CLEAN_PROBE, PROBE, require_docker
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def docker_client():
+    require_docker()
+    import docker
+
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+def owned(client, sandbox: DockerSandbox) -> list:
+    return client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={sandbox.owner}"})
+
+
+def test_host_loopback_listener_gets_no_connections(docker_client) -> None:
+    listener = socket.socket()
+    listener.bind(("0.0.0.0", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    hits: list[object] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                hits.append(listener.accept())
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    code = (
+        "import socket\nfor host in ['127.0.0.1', '172.17.0.1', 'host.docker.internal', '10.0.0.1']:\n"
+        f"    try: socket.create_connection((host, {port}), timeout=1); print(host, 'CONNECTED')\n"
+        "    except OSError as e: print(host, type(e).__name__)"
+    )
+    with DockerSandbox(pool_size=1) as sandbox:
+        result = sandbox.run(code, timeout=8)
+    stop.set()
+    thread.join(2)
+    listener.close()
+    assert result.status == "ok" and b"CONNECTED" not in result.stdout
+    assert hits == []
+
+
+def test_killing_the_container_mid_job_is_sandbox_error_and_slot_is_recycled(docker_client) -> None:
+    with DockerSandbox(pool_size=1, retries=0) as sandbox:
+        victim = owned(docker_client, sandbox)[0]
+        threading.Timer(0.5, lambda: victim.kill()).start()
+        result = sandbox.run("import time; time.sleep(5)", timeout=8)
+        assert result.status == "sandbox_error" and result.error
+        assert sandbox.stats["recycled"] == 1
+        after = sandbox.run(PROBE)  # served by the replacement container
+        assert (after.status, after.stdout) == ("ok", CLEAN_PROBE)
+        assert [c.id for c in owned(docker_client, sandbox)] != [victim.id]
+
+
+def test_sandbox_error_is_retried_on_a_fresh_slot(docker_client) -> None:
+    with DockerSandbox(pool_size=1, retries=1) as sandbox:
+        victim = owned(docker_client, sandbox)[0]
+        threading.Timer(0.5, lambda: victim.kill()).start()
+        result = sandbox.run("import time; time.sleep(1); print('second try')", timeout=8)
+        assert (result.status, result.stdout) == ("ok", b"second try\n")
+        assert sandbox.stats["sandbox_errors"] == 1
+
+
+def test_eight_concurrent_jobs_match_serial(docker_client) -> None:
+    programs = [
+        "print(sum(range(10**6)))",
+        "import sys; print(sys.stdin.read().upper())",
+        "raise ValueError('boom')",
+        "import time; time.sleep(5)",
+        "print('x' * 5000)",
+        "import os; print(sorted(os.listdir('.')))",
+        "x = bytearray(10**9)",
+        "import json; print(json.dumps({'a': [1, 2]}))",
+    ]
+    jobs = [Job(code, stdin=b"abc", limits=Limits(timeout=1.0, memory=256 << 20)) for code in programs]
+    with DockerSandbox(pool_size=4) as sandbox:
+        serial = [sandbox.run_job(job) for job in jobs]
+        concurrent = sandbox.run_batch(jobs, max_concurrency=8)
+    key = [(r.status, r.exit_code, r.stdout) for r in serial]
+    assert key == [(r.status, r.exit_code, r.stdout) for r in concurrent]
+    assert [r.status for r in serial] == ["ok", "ok", "error", "timeout", "ok", "ok", "memory", "ok"]
+
+
+def test_pool_start_recycle_close_leaves_no_containers(docker_client) -> None:
+    sandbox = DockerSandbox(pool_size=2, max_jobs=2).start()
+    assert len(owned(docker_client, sandbox)) == 2
+    for _ in range(6):
+        assert sandbox.run("print(1)").status == "ok"
+    time.sleep(1.0)  # replacements start in the background
+    assert sandbox.stats["recycled"] >= 2
+    assert len(owned(docker_client, sandbox)) == 2
+    sandbox.close()
+    assert owned(docker_client, sandbox) == []
+    assert sandbox.run("print(2)").stdout == b"2\n"  # a closed pool restarts on demand
+    sandbox.close()
+    assert owned(docker_client, sandbox) == []
+
+
+def test_leftovers_of_dead_owners_are_swept(docker_client) -> None:
+    from rewardkit.sandbox.image import image_tag
+
+    orphan = docker_client.containers.create(
+        image_tag(), command=["true"], labels={LABEL: "1", OWNER_LABEL: "some-host:999999:0"}
+    )
+    with DockerSandbox(pool_size=1):
+        remaining = docker_client.containers.list(all=True, filters={"id": orphan.id})
+    assert remaining == []
+
+
+def test_missing_image_fails_at_start_with_the_build_command(docker_client) -> None:
+    from rewardkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="rewardkit sandbox build --package nosuchpkg"):
+        DockerSandbox(packages=("nosuchpkg",)).start()
