@@ -50,7 +50,7 @@ class Extraction:
     @property
     def ambiguous(self) -> bool:
         """Several *different* final answers (two boxes with 3 and 4): the completion hedges."""
-        return len({normalize(c) for c in self.candidates}) > 1
+        return len(self.candidates) > 1 and len({normalize(c) for c in self.candidates}) > 1
 
 
 EXPLICIT = frozenset({"answer_tag", "final_answer", "gsm8k"})

@@ -85,6 +85,8 @@ def prepare(gold: str, completion: str, config: GradeConfig) -> Verdict | Pendin
         if pred is None:
             return Verdict(False, "several_answers", " | ".join(extraction.candidates), extraction.strategy)
     found = (pred, extraction.strategy)
+    if (quick := _plain_numbers(gold_answer, pred, config)) is not None:
+        return Verdict(quick, "number", *found)
     if len(pred) > config.max_answer_chars or _nesting(pred) > config.max_nesting:
         return Verdict(False, "answer_too_complex", pred[:200], extraction.strategy)
     gold_norm, pred_norm = _align_equations(normalize(gold_answer), normalize(pred))
@@ -102,6 +104,16 @@ def prepare(gold: str, completion: str, config: GradeConfig) -> Verdict | Pendin
             numbers_equal(gold_number, pred_number, config.rel_tol, config.rounded_match), "number", *found
         )
     return Pending(gold_norm, pred_norm, pred, extraction.strategy)
+
+
+def _plain_numbers(gold: str, pred: str, config: GradeConfig) -> bool | None:
+    """The commonest case (`18` vs `18`) decided before any normalization; None when not both plain."""
+    if len(pred) > 64:
+        return None
+    gold_number, pred_number = parse_number(gold), parse_number(pred)
+    if gold_number is None or pred_number is None:
+        return None
+    return numbers_equal(gold_number, pred_number, config.rel_tol, config.rounded_match)
 
 
 def finish(pending: Pending, equal: bool) -> Verdict:

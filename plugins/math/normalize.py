@@ -7,6 +7,7 @@ The point is to make surface variants identical (`\\dfrac` vs `\\frac`, `1{,}000
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Spacing and sizing commands that never change a value.
 _DROP = re.compile(
@@ -54,6 +55,7 @@ def remove_units(text: str) -> str:
     return stripped if stripped.strip() else text
 
 
+@lru_cache(maxsize=8192)  # pure, and gold answers repeat across a group of completions
 def normalize(answer: str) -> str:
     """Canonical surface form of a final answer; equal outputs mean equal answers."""
     text = strip_delimiters(answer)

@@ -1,0 +1,52 @@
+"""Agreement with expected verdicts on the 341-case equivalence corpus: rewardkit (CLI) vs math-verify.
+
+Run: .venv/bin/python benchmarks/math_equivalence.py
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from math_common import corpus, run_python, score_with_cli
+
+MATH_VERIFY = """
+import json, sys
+from math_verify import parse, verify
+verdicts = []
+for case in json.load(sys.stdin):
+    try:
+        verdicts.append(bool(verify(parse(case["gold"]), parse(case["pred"]))))
+    except Exception:
+        verdicts.append(False)
+print(json.dumps(verdicts))
+"""
+
+
+def main() -> None:
+    cases = corpus("math_equivalence.jsonl")
+    rows = [{"id": str(i), "answer": c["gold"], "completion": c["pred"]} for i, c in enumerate(cases)]
+    scored, ours_seconds = score_with_cli(rows)
+    ours = [row["score"] == 1.0 for row in scored]
+    errors = sum(row.get("error") is not None for row in scored)
+    theirs, theirs_seconds = run_python(MATH_VERIFY, cases)
+    table: dict[str, Counter[str]] = {}
+    for case, mine, peer in zip(cases, ours, theirs, strict=True):
+        counts = table.setdefault(case["source"].split("@")[0], Counter())
+        counts["n"] += 1
+        counts["rewardkit"] += mine == case["expected"]
+        counts["math-verify"] += peer == case["expected"]
+    print(f"{'source':36} {'n':>4} {'rewardkit':>10} {'math-verify':>12}")
+    for source, c in table.items():
+        print(f"{source:36} {c['n']:>4} {c['rewardkit']:>10} {c['math-verify']:>12}")
+    total_ours = sum(c["rewardkit"] for c in table.values())
+    total_peer = sum(c["math-verify"] for c in table.values())
+    n = len(cases)
+    print(
+        f"total: rewardkit {total_ours}/{n} ({total_ours / n:.1%}), math-verify {total_peer}/{n} "
+        f"({total_peer / n:.1%}); ratio {total_ours / total_peer:.3f}; rewardkit errors: {errors}"
+    )
+    print(f"wall: rewardkit {ours_seconds:.2f}s, math-verify {theirs_seconds:.2f}s")
+
+
+if __name__ == "__main__":
+    main()
