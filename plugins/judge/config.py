@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rewardkit import EnvConfig
 
@@ -86,11 +86,15 @@ class JudgeSettings(EnvConfig):
     cache_path: str | None = None  # default: $REWARDKIT_CACHE_DIR or ~/.cache/rewardkit, judge.sqlite
     batch_window: float = Field(0.005, ge=0)  # seconds the reward waits to gather concurrent calls
 
+    @field_validator("scale")
+    @classmethod
+    def _ordered(cls, scale: tuple[int, int]) -> tuple[int, int]:
+        if not scale[0] < scale[1]:
+            raise ValueError(f"scale must be (low, high) with low < high, got {scale}")
+        return scale
+
     @model_validator(mode="after")
     def _check(self) -> JudgeSettings:
-        low, high = self.scale
-        if not low < high:
-            raise ValueError(f"scale must be (low, high) with low < high, got {self.scale}")
         if self.template_file is not None and self.template != "correctness":
             raise ValueError("give either `template` or `template_file`, not both")
         return self

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Anything that looks like one of our markers is defused, whatever nonce it carries.
 _FAKE_MARKER = re.compile(r"<(/?)(untrusted-response)", re.IGNORECASE)
+# Chat-template control tokens (<|im_start|>, <|eot_id|>, ...) in message text are parsed as real special
+# tokens by many servers; a space inside makes them plain text.
+_SPECIAL_TOKEN = re.compile(r"<\|([^|<>\s]{1,40})\|>")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ def cap(text: str, limit: int) -> tuple[str, bool]:
 def guard(completion: str, limit: int) -> Guarded:
     text, truncated = cap(clean(completion), limit)
     text = _FAKE_MARKER.sub(r"<\1defused-\2", text)
+    text = _SPECIAL_TOKEN.sub(r"< |\1| >", text)
     nonce = hashlib.sha256(text.encode()).hexdigest()[:12]
     block = (
         f"<untrusted-response-{nonce}>\n{text}\n</untrusted-response-{nonce}>\n"
