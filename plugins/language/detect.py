@@ -1,0 +1,56 @@
+"""Language identification with py3langid (its model ships inside the wheel: works offline).
+
+Chosen over langdetect and lingua after benchmarks/language_detectors.py on tests/data/language:
+98.9% accuracy vs 95.6% (langdetect) and 97.8% (lingua), about 23x faster than either, 4.5 MB installed
+(lingua: 96 MB), and deterministic (langdetect is random unless seeded).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+INSTALL_HINT = "pip install 'rewardkit[language]'"
+MAX_CHARS = 20_000  # identification is settled long before this; keeps 1 MB inputs cheap
+
+NAMES = {
+    "english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it", "portuguese": "pt",
+    "dutch": "nl", "russian": "ru", "chinese": "zh", "japanese": "ja", "korean": "ko", "arabic": "ar",
+    "hindi": "hi", "turkish": "tr", "polish": "pl", "vietnamese": "vi", "indonesian": "id", "thai": "th",
+    "ukrainian": "uk", "greek": "el", "hebrew": "he", "persian": "fa", "swedish": "sv", "czech": "cs",
+}  # fmt: skip
+
+
+class DetectorMissing(RuntimeError):
+    """py3langid is not installed."""
+
+
+def normalize(language: str) -> str:
+    """'zh-CN' -> 'zh', 'French' -> 'fr', 'EN' -> 'en'."""
+    value = language.strip().lower().replace("_", "-")
+    return NAMES.get(value, value.split("-")[0])
+
+
+def identify(text: str) -> tuple[str, float]:
+    """(ISO 639-1 code, probability) of the most likely language of `text`."""
+    clean = text[:MAX_CHARS].encode("utf-8", "ignore").decode("utf-8")  # drops lone surrogates
+    code, probability = _identifier().classify(clean)
+    return str(code), float(probability)
+
+
+_lock = threading.Lock()
+
+
+def _identifier() -> Any:
+    with _lock:  # the first call imports and unpickles the model; concurrent imports can deadlock
+        return _load()
+
+
+@functools.cache
+def _load() -> Any:
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    except ImportError as error:
+        raise DetectorMissing(f"language identification needs py3langid: {INSTALL_HINT}") from error
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
