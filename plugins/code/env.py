@@ -36,8 +36,8 @@ class CodeConfig(rk.EnvConfig):
     extract: Literal["last_block", "whole"] = "last_block"
     output_match: Literal["exact", "strip", "tokens", "float"] = "strip"  # stdio comparison
     float_tolerance: float = 1e-6
-    timeout: float = Field(10.0, gt=0, le=300)  # seconds for all tests of one sample (one sandbox job)
-    test_timeout: float = Field(5.0, gt=0, le=300)  # seconds per test
+    timeout: float = Field(15.0, gt=0, le=300)  # seconds for all tests of one sample (one sandbox job)
+    test_timeout: float = Field(10.0, gt=0, le=300)  # seconds per test (a later test still runs)
     memory_mb: int = Field(512, ge=32)
     output_bytes: int = Field(1 << 20, ge=1024)
     sandbox: str = "docker"

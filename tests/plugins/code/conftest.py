@@ -1,0 +1,47 @@
+"""Code-environment fixtures: one started env per backend per module, data from tests/data/code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import rewardkit as rk
+from rewardkit.plugins.code.env import CodeEnv, HumanEvalEnv, MbppEnv
+from rewardkit.sandbox.testing import require_backend
+
+DATA = Path(__file__).parents[2] / "data" / "code"
+
+
+def records(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / f"{name}.jsonl").read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module", params=[pytest.param("docker", marks=pytest.mark.docker), "bwrap"])
+def backend(request: pytest.FixtureRequest) -> str:
+    require_backend(request.param)
+    return request.param
+
+
+def _scorer(cls: type[CodeEnv], backend: str, **config: object) -> Iterator[rk.Scorer]:
+    options = {"pool_size": 2} if backend == "docker" else {}
+    env = cls(sandbox=backend, sandbox_options=options, **config)
+    with rk.Scorer(env) as scorer:
+        yield scorer
+
+
+@pytest.fixture(scope="module")
+def code_scorer(backend: str) -> Iterator[rk.Scorer]:
+    yield from _scorer(CodeEnv, backend, timeout=3.0, test_timeout=2.0)
+
+
+@pytest.fixture(scope="module")
+def humaneval_scorer(backend: str) -> Iterator[rk.Scorer]:
+    yield from _scorer(HumanEvalEnv, backend, data={"path": str(DATA / "humaneval.jsonl")})
+
+
+@pytest.fixture(scope="module")
+def mbpp_scorer(backend: str) -> Iterator[rk.Scorer]:
+    yield from _scorer(MbppEnv, backend, data={"path": str(DATA / "mbpp.jsonl")})
