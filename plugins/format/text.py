@@ -11,8 +11,12 @@ WORD = re.compile(f"[{CJK}]|[^\\s{CJK}]+")
 
 
 def words(text: str) -> list[str]:
+    if text.isascii():  # fast path: no CJK possible, and str.split is ~5x faster than the regex
+        return text.split()
     return WORD.findall(text)
 
 
 def count_words(text: str) -> int:
+    if text.isascii():
+        return len(text.split())
     return sum(1 for _ in WORD.finditer(text))
