@@ -29,7 +29,7 @@ def _langdetect() -> Callable[[str], str]:
 
     def run(text: str) -> str:
         code = str(detect(text))
-        return code.split("-")[0]  # zh-cn -> zh
+        return code.split("-", maxsplit=1)[0]  # zh-cn -> zh
 
     return run
 

@@ -2,6 +2,7 @@
 
 import random
 import time
+from typing import Any
 
 import pytest
 
@@ -10,7 +11,7 @@ from rewardkit.host import PluginHost
 from rewardkit.outcome import normalize
 from rewardkit.plugins import format as fmt
 
-PARAMS = {
+PARAMS: dict[str, list[dict[str, Any]]] = {
     "format.think_answer": [{}, {"mode": "lenient"}, {"think_opened": True, "answer_tag": None}],
     "format.tag_count": [{}, {"newlines": True}],
     "format.json": [{}, {"schema": {"type": "object"}}],
