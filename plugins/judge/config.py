@@ -30,6 +30,9 @@ class OpenAIBackendConfig(_Strict):
     backoff_initial: float = Field(0.5, ge=0)  # seconds; doubled per retry, with jitter
     backoff_max: float = Field(20.0, ge=0)
     probe: bool = True  # GET /models at setup, so a dead endpoint fails before step 0
+    # How verdict="choice" constrains the output: a JSON schema with an enum (OpenAI, vLLM, SGLang, TGI), or
+    # vLLM's `structured_outputs.choice` (bare label; immune to weak models padding JSON with whitespace).
+    constrain: Literal["json_schema", "vllm_choice"] = "json_schema"
 
 
 class TransformersBackendConfig(_Strict):

@@ -98,7 +98,7 @@ class OpenAIBackend(JudgeBackend):
         return list(await asyncio.gather(*map(one, requests)))
 
     async def _with_retries(self, client: httpx.AsyncClient, request: JudgeRequest) -> Outcome:
-        body = request_body(self.config.model, request)
+        body = request_body(self.config.model, request, self.config.constrain)
         attempt = 0
         while True:
             attempt += 1
@@ -144,7 +144,7 @@ class _LoopState:
         self.limit = limit
 
 
-def request_body(model: str, request: JudgeRequest) -> dict[str, Any]:
+def request_body(model: str, request: JudgeRequest, constrain: str = "json_schema") -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
         "messages": [dict(m) for m in request.messages],
@@ -156,7 +156,9 @@ def request_body(model: str, request: JudgeRequest) -> dict[str, Any]:
         body["seed"] = request.seed
     if request.top_logprobs:
         body.update(logprobs=True, top_logprobs=request.top_logprobs)
-    if request.choices:
+    if request.choices and constrain == "vllm_choice":
+        body["structured_outputs"] = {"choice": list(request.choices)}
+    elif request.choices:
         # JSON schema with an enum: portable across OpenAI, vLLM, SGLang and TGI structured outputs.
         key = request.verdict_key or "verdict"
         schema = {

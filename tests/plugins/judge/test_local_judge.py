@@ -6,8 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from rewardkit import Scorer, make_rubric
 from rewardkit.host import PluginHost
 from rewardkit.plugins.judge.cache import ReplyCache

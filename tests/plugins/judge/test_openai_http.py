@@ -25,7 +25,9 @@ SAMPLE = Sample(id="q", prompt=[user("What is 6 * 7?")], answer="42")
 
 def chat(content: str) -> dict[str, Any]:
     return {
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
         "usage": {"prompt_tokens": 11, "completion_tokens": 3},
     }
 
@@ -88,17 +90,27 @@ def _flaky(handler: Handler, hits: int) -> None:
         handler._send(200, chat('{"verdict": "yes"}'))
 
 
+def _later(handler: Handler, seconds: float, payload: dict[str, Any]) -> None:
+    time.sleep(seconds)
+    handler._send(200, payload)
+
+
 BEHAVIOURS = {
     "FLAKY": _flaky,
     "DOWN500": lambda h, n: h._send(500, {"error": "boom"}),
     "BAD400": lambda h, n: h._send(400, {"error": "context too long"}),
     "GARBAGE": lambda h, n: h._send(200, b"<html>not json</html>"),
     "REFUSE": lambda h, n: h._send(
-        200, {"choices": [{"message": {"content": None, "refusal": "I can't grade this."}, "finish_reason": "stop"}]}
+        200,
+        {
+            "choices": [
+                {"message": {"content": None, "refusal": "I can't grade this."}, "finish_reason": "stop"}
+            ]
+        },
     ),
     "SORRY": lambda h, n: h._send(200, chat("I'm sorry, I can't help with that.")),
-    "SLOW": lambda h, n: (time.sleep(1.5), h._send(200, chat("yes"))),
-    "WAIT": lambda h, n: (time.sleep(0.2), h._send(200, chat('{"verdict": "no"}'))),
+    "SLOW": lambda h, n: _later(h, 1.5, chat("yes")),
+    "WAIT": lambda h, n: _later(h, 0.2, chat('{"verdict": "no"}')),
     "OK": lambda h, n: h._send(200, chat('{"verdict": "yes"}')),
 }
 

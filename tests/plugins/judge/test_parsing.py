@@ -74,9 +74,11 @@ def _tokens(*pieces: tuple[str, dict[str, float]]) -> list[TokenLogprob]:
 
 def test_logprob_weighting_at_the_verdict_token() -> None:
     text = '{"verdict": "yes"}'
-    tokens = _tokens(('{"verdict": "', {}), ("yes", {"yes": math.log(0.75), "no": math.log(0.25)}), ('"}', {}))
+    tokens = _tokens(
+        ('{"verdict": "', {}), ("yes", {"yes": math.log(0.75), "no": math.log(0.25)}), ('"}', {})
+    )
     verdict = YESNO.parse(text)
-    value, mass = weighted_value(YESNO, text, tokens, verdict)  # type: ignore[misc]
+    value, mass = weighted_value(YESNO, text, tokens, verdict)
     assert value == pytest.approx(0.75)
     assert mass == pytest.approx(1.0)
 
@@ -85,7 +87,7 @@ def test_logprob_weighting_on_a_scale() -> None:
     text = "Score: 8"
     top = {"8": math.log(0.5), "6": math.log(0.25), "word": math.log(0.25)}
     tokens = _tokens(("Score: ", {}), ("8", top))
-    value, mass = weighted_value(SCALE, text, tokens, SCALE.parse(text))  # type: ignore[misc]
+    value, mass = weighted_value(SCALE, text, tokens, SCALE.parse(text))
     assert value == pytest.approx((8 * 0.5 + 6 * 0.25) / 0.75)
     assert mass == pytest.approx(0.75)
 
