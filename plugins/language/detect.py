@@ -39,6 +39,20 @@ def identify(text: str) -> tuple[str, float]:
     return str(code), float(probability)
 
 
+TARGET_FLOOR = 0.1
+"""Short sentences spread the detector's probability over related languages ("Two plus two makes four":
+Nigerian Pidgin 0.45, English 0.44). So text counts as the target language unless the detector gives
+the target less than this probability: only confident evidence of another language costs reward."""
+
+
+def plausibly(text: str, target: str) -> bool:
+    """True unless the detector is confident that `text` is not in `target` (see TARGET_FLOOR)."""
+    clean = text[:MAX_CHARS].encode("utf-8", "ignore").decode("utf-8")
+    ranked = dict(_identifier().rank(clean))
+    best = max(ranked, key=ranked.__getitem__)
+    return best == target or float(ranked.get(target, 0.0)) >= TARGET_FLOOR
+
+
 _lock = threading.Lock()
 
 

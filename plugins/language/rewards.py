@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from rewardkit import RewardResult
-from rewardkit.plugins.language.detect import DetectorMissing, identify, normalize
+from rewardkit.plugins.language.detect import DetectorMissing, identify, plausibly
 from rewardkit.plugins.language.parts import Part, select, target_language
 from rewardkit.plugins.language.scripts import scripts_of, words
 
@@ -53,7 +53,7 @@ def in_language(text: str, target: str) -> bool | None:
         return False
     if dominant not in SHARED_SCRIPTS:
         return True
-    return normalize(identify(text)[0]) == target
+    return plausibly(text, target)
 
 
 def language_consistency(
@@ -79,16 +79,26 @@ def language_consistency(
 
 
 def consistent_words(text: str, target: str) -> tuple[int, int]:
+    """(words in the target language, words) over the sentences of `text`."""
     allowed = scripts_of(target)
     hits = total = 0
     for sentence in SENTENCE_END.split(text):
         found = words(sentence)
         total += len(found)
-        shared = [word for word, script in found if script in allowed and script in SHARED_SCRIPTS]
-        hits += sum(1 for _, script in found if script in allowed and script not in SHARED_SCRIPTS)
-        if len(shared) < MIN_DETECT_WORDS or normalize(identify(" ".join(shared))[0]) == target:
-            hits += len(shared)
+        distinct = sum(1 for _, script in found if script in allowed and script not in SHARED_SCRIPTS)
+        han = [word for word, script in found if script == "Han" and script in allowed]
+        other = [word for word, script in found if script in allowed and script in SHARED_SCRIPTS - {"Han"}]
+        hits += distinct
+        # Han beside kana or Hangul is Japanese kanji / Korean hanja; alone it is judged as Chinese text
+        if han and (distinct or _plausible(han, target, joiner="")):
+            hits += len(han)
+        if other and _plausible(other, target, joiner=" "):
+            hits += len(other)
     return hits, total
+
+
+def _plausible(group: list[str], target: str, joiner: str) -> bool:
+    return len(group) < MIN_DETECT_WORDS or plausibly(joiner.join(group), target)
 
 
 def script_mixing(

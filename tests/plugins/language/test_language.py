@@ -108,3 +108,19 @@ def test_hostile_inputs_in_range_without_error(name: str) -> None:
             result = normalize(fn(sample, text), name, (0.0, 1.0))
             assert result.error is None, (name, result.error)
             assert result.score is None or 0.0 <= result.score <= 1.0
+
+
+def test_consistency_on_the_multilingual_sample() -> None:
+    own = [lang.language_consistency(None, r["text"], language=r["lang"]).score for r in ROWS]
+    assert sum(score == 1.0 for score in own) >= 0.97 * len(ROWS)
+    for row in ROWS:
+        other = "en" if row["lang"] != "en" else "fr"
+        assert lang.language_consistency(None, row["text"], language=other).score == 0.0, row
+
+
+def test_short_english_reasoning_is_not_penalised() -> None:
+    # py3langid alone calls "Two plus two makes four" Nigerian Pidgin (0.45 vs English 0.44)
+    text = (
+        "<think>Two plus two makes four. Wait let me recompute. So the answer is 4.</think><answer>4</answer>"
+    )
+    assert lang.language_consistency(None, text, language="en").score == 1.0
