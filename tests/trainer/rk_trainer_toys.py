@@ -1,0 +1,115 @@
+"""In-test environments and plugins for the trainer tests (two plugins, so routing crosses plugins)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import rewardkit as rk
+from rewardkit.host import PluginHost
+
+TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+
+
+class Tags(rk.Environment):
+    """Format-style reward: the share of the four think/answer tags present in the completion."""
+
+    name = "toy.tags"
+
+    class Config(rk.EnvConfig):
+        size: int = 64
+
+    def dataset(self, split):
+        for i in range(self.config.size):
+            yield rk.Sample(
+                id=f"tags-{i}", prompt=[rk.user(f"What is {i} + {i % 7}?")], answer=str(i + i % 7)
+            )
+
+    async def score(self, sample, completion):
+        return rk.RewardResult(
+            score=sum(tag in completion for tag in TAGS) / 4, components={"len": len(completion)}
+        )
+
+
+class Short(rk.Environment):
+    """Rewards short completions; says "not applicable" (None) for odd sample ids."""
+
+    name = "toy.short"
+
+    def dataset(self, split):
+        for i in range(16):
+            yield rk.Sample(id=f"short-{i}", prompt=[rk.user(f"Say {i} briefly.")], answer=None)
+
+    async def score(self, sample, completion):
+        if int(sample.id.split("-")[1]) % 2:
+            return rk.RewardResult(score=None)
+        return rk.RewardResult(score=1.0 if len(completion) < 20 else 0.0)
+
+
+class Flaky(rk.Environment):
+    """Every score is an infrastructure failure (a sandbox that is down)."""
+
+    name = "toy.flaky"
+
+    def dataset(self, split):
+        for i in range(8):
+            yield rk.Sample(id=f"flaky-{i}", prompt=[rk.user("Hi")])
+
+    async def score(self, sample, completion):
+        raise ConnectionError("sandbox unreachable")
+
+
+class Killer(Tags):
+    """Like Tags, but SIGKILLs its own process on the N-th scoring call (kill -9 in the middle of a step)."""
+
+    name = "toy.killer"
+
+    calls = 0
+
+    async def score(self, sample, completion):
+        Killer.calls += 1
+        if Killer.calls == int(os.environ.get("RK_KILL_AT_CALL", "0")):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return await super().score(sample, completion)
+
+
+class TagsPlugin:
+    @staticmethod
+    @rk.hookimpl
+    def register_environments(register):
+        register(Tags)
+        register(Killer)
+        register(Flaky)
+
+
+class ShortPlugin:
+    @staticmethod
+    @rk.hookimpl
+    def register_environments(register):
+        register(Short)
+
+
+def toy_host() -> PluginHost:
+    host = PluginHost()
+    host.add_plugin("toy-tags", TagsPlugin, distribution="toy-tags")
+    host.add_plugin("toy-short", ShortPlugin, distribution="toy-short")
+    return host
+
+
+def tiny_config(run_dir, steps: int = 4, **sections) -> dict:
+    """A run config for the 130k-parameter tiny model on toy.tags; sections override whole keys."""
+    config = {
+        "output_dir": str(run_dir),
+        "seed": 0,
+        "threads": 1,
+        "model": {"path": "tiny://qwen2?hidden=64&layers=2"},
+        "environments": [{"name": "toy.tags"}],
+        "generation": {"max_new_tokens": 16},
+        "grpo": {"prompts_per_step": 4, "num_generations": 4},
+        "optim": {"lr": 1e-3, "max_steps": steps},
+        "logging": {"progress": False, "tensorboard": False},
+        "checkpoint": {"save_final": False},
+    }
+    for key, value in sections.items():
+        config[key] = value if not isinstance(value, dict) else {**config.get(key, {}), **value}
+    return config

@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from rewardkit.errors import ConfigError
+from rewardkit.trainer.generation.base import SamplingSpec
+from rewardkit.trainer.generation.hf import TransformersBackend
+from rewardkit.trainer.rollout import build_batch, forward_logprobs
+from rewardkit.trainer.tiny import TAGS, parse_tiny
+
+
+@pytest.fixture(scope="module")
+def model_and_tokenizer(tiny_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM.from_pretrained(tiny_dir), AutoTokenizer.from_pretrained(tiny_dir)
+
+
+def test_tiny_model_shape_fits_vllm_cpu(model_and_tokenizer):
+    model, _ = model_and_tokenizer
+    assert not model.config.tie_word_embeddings
+    assert model.config.hidden_size // model.config.num_attention_heads >= 32
+    assert 100_000 < sum(p.numel() for p in model.parameters()) < 200_000
+
+
+def test_tiny_tokenizer_round_trips_and_keeps_tags(model_and_tokenizer):
+    _, tokenizer = model_and_tokenizer
+    text = "<think>7 + 3 = 10, Über café!</think>\n<answer>10</answer>"
+    ids = tokenizer(text)["input_ids"]
+    assert tokenizer.decode(ids, skip_special_tokens=True) == text
+    for tag in TAGS:  # single, non-special tokens: they survive skip_special_tokens
+        assert len(tokenizer(tag)["input_ids"]) == 1
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False
+    )
+    assert prompt == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_tiny_url_errors_name_the_field():
+    with pytest.raises(ConfigError, match="model.path: unknown tiny-model option 'width'"):
+        parse_tiny("tiny://qwen2?width=3")
+    with pytest.raises(ConfigError, match="head_dim limit"):
+        parse_tiny("tiny://qwen2?hidden=64&heads=4")
+
+
+def test_generation_logprobs_match_the_trainer_and_are_reproducible(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    backend = TransformersBackend(model, tokenizer)
+    prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi")]
+    spec = SamplingSpec(max_new_tokens=12, temperature=0.7)
+    first = backend.generate(prompts, n=3, spec=spec, seed=5)
+    again = backend.generate(prompts, n=3, spec=spec, seed=5)
+    assert first.token_ids == again.token_ids and len(first) == 6
+    for tokens, truncated in zip(first.token_ids, first.truncated, strict=True):
+        assert truncated == (len(tokens) == 12 and tokens[-1] not in backend.eos_ids)
+    batch = build_batch(prompts, first, 3, tokenizer.pad_token_id)
+    with torch.no_grad():
+        logp, _ = forward_logprobs(model, batch, temperature=0.7)
+    sampled = batch.sampling_logp[batch.completion_mask]
+    assert torch.allclose(logp[batch.completion_mask], sampled, atol=1e-4)
+
+
+def test_micro_batch_rows_trim_padding_columns(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    from rewardkit.trainer.generation.base import Completions
+
+    comps = Completions([[5, 6, 7], [8]], [[-1.0, -1.0, -1.0], [-2.0]], [True, False])
+    batch = build_batch([[1, 2], [3]], comps, 1, tokenizer.pad_token_id)
+    assert batch.input_ids.tolist() == [[1, 2, 5, 6, 7], [0, 3, 8, 0, 0]]
+    part = batch.rows(slice(1, 2))
+    assert part.input_ids.tolist() == [[0, 3, 8]] and part.completion_mask.tolist() == [[True]]
