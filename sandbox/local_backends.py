@@ -80,9 +80,10 @@ class BwrapSandbox(Sandbox):
     name = "bwrap"
 
     def __init__(self, python: str = "/usr/bin/python3", concurrency: int | None = None) -> None:
-        self.bwrap = shutil.which("bwrap")
-        if self.bwrap is None:
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
             raise ConfigError("the bwrap sandbox needs bubblewrap: apt-get install -y bubblewrap")
+        self.bwrap: str = bwrap
         self.python = python
         self.concurrency = concurrency or os.cpu_count() or 1
         self._uids = itertools.cycle(range(SLOT_UID_BASE, SLOT_UID_BASE + 4 * self.concurrency))

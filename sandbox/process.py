@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -28,7 +29,7 @@ def run_process(
             env=env,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=preexec,
+            preexec_fn=preexec,  # noqa: PLW1509 - setrlimit/setuid only, before exec
         )
     except OSError as error:
         return ExecResult.infrastructure(f"cannot start {argv[0]}: {error}")
@@ -47,7 +48,7 @@ def run_process(
     )
 
 
-def _status(exit_code: int, timed_out: bool, collector: _Collector) -> str:  # type: ignore[return]
+def _status(exit_code: int, timed_out: bool, collector: _Collector) -> str:
     lines = b"".join(collector.out[2]).strip().splitlines()
     if collector.truncated:
         return "output_limit"
@@ -69,7 +70,9 @@ class _Collector:
 
     def pump(self, proc: subprocess.Popen[bytes], stdin: bytes, deadline: float) -> bool:
         """Returns True when the deadline passed. Stops early when the main process exits."""
-        assert proc.stdin and proc.stdout and proc.stderr
+        assert proc.stdin
+        assert proc.stdout
+        assert proc.stderr
         selector = selectors.DefaultSelector()
         selector.register(proc.stdout, selectors.EVENT_READ, 1)
         selector.register(proc.stderr, selectors.EVENT_READ, 2)
@@ -121,7 +124,5 @@ class _Collector:
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass

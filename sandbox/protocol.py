@@ -9,6 +9,7 @@ or a malformed frame raises ProtocolError and the slot is replaced.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import struct
@@ -51,10 +52,8 @@ class AttachChannel:
             raise ProtocolError(f"supervisor sent malformed JSON: {error}") from None
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     # -- demultiplexing ----------------------------------------------------------------------------
     def _read_stdout(self, n: int, deadline: float) -> bytes:

