@@ -15,6 +15,7 @@ from rich.table import Table
 from rewardkit.trainer.config import LoggingConfig
 
 METRICS_FILE = "metrics.jsonl"
+ROLLOUTS_FILE = "rollouts.jsonl"
 
 
 def _clean(value: float) -> float | None:
@@ -30,7 +31,7 @@ class Tracker:
         self.console = Console(stderr=True)
         self._truncate_after(start_step)  # a resumed run rewrites the steps after its checkpoint
         self.jsonl = (run_dir / METRICS_FILE).open("a", encoding="utf-8")
-        self.rollouts = (run_dir / "rollouts.jsonl").open("a", encoding="utf-8") if config.rollouts else None
+        self.rollouts = (run_dir / ROLLOUTS_FILE).open("a", encoding="utf-8") if config.rollouts else None
         self.tensorboard = self._tensorboard() if config.tensorboard else None
         self.wandb = self._wandb(run_config) if config.wandb else None
         self.progress: Progress | None = None
@@ -47,11 +48,11 @@ class Tracker:
             self.task = self.progress.add_task("train", total=total_steps, completed=start_step, status="")
 
     def _truncate_after(self, step: int) -> None:
-        path = self.run_dir / METRICS_FILE
-        if not path.exists():
-            return
-        kept = [line for line in path.read_text(encoding="utf-8").splitlines() if _step_of(line) <= step]
-        path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+        for path in (self.run_dir / METRICS_FILE, self.run_dir / ROLLOUTS_FILE):
+            if path.exists():
+                lines = path.read_text(encoding="utf-8").splitlines()
+                kept = [line for line in lines if _step_of(line) <= step]
+                path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
 
     def _tensorboard(self) -> Any:
         try:
