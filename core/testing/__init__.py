@@ -1,5 +1,11 @@
 """The plugin-author kit: the contract every environment must pass, and pytest fixtures."""
 
-from rewardkit.testing.contract import CheckResult, ContractError, ContractReport, check_environment
+from rewardkit.testing.contract import (
+    CheckResult,
+    ContractError,
+    ContractReport,
+    check_environment,
+    check_reward,
+)
 
-__all__ = ["CheckResult", "ContractError", "ContractReport", "check_environment"]
+__all__ = ["CheckResult", "ContractError", "ContractReport", "check_environment", "check_reward"]

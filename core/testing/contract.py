@@ -5,14 +5,17 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from rewardkit.environment import Environment
+from rewardkit.host import PluginHost, get_host
 from rewardkit.loading import load_environment
 from rewardkit.outcome import RANGE_SLACK
+from rewardkit.rubric import Rubric
 from rewardkit.scoring import Scorer
-from rewardkit.types import RewardResult, Sample
+from rewardkit.types import RewardResult, Sample, user
 
 GoldFn = Callable[[Sample], str | None]
 ONE_MEGABYTE = 1 << 20
@@ -99,6 +102,37 @@ def check_environment(
     if raise_on_failure and not report.passed:
         raise ContractError(report)
     return report
+
+
+def check_reward(
+    reward: str,
+    gold: str | GoldFn,
+    *,
+    params: Mapping[str, Any] | None = None,
+    samples: Sequence[Sample] | None = None,
+    host: PluginHost | None = None,
+    **options: Any,
+) -> ContractReport:
+    """Run the contract on one registered reward, wrapped in an environment whose score is that reward.
+
+    `gold` is the completion (or a function of the sample) that must earn the top of the reward's range.
+    """
+    spec = (host or get_host()).reward(reward)
+    rubric = Rubric().add(reward, spec.fn, 1.0, spec.reward_range, **(params or {}))
+    prompts = samples or [Sample(f"{reward}-{i}", [user("Answer the question.")]) for i in range(3)]
+    gold_fn: GoldFn = gold if callable(gold) else (lambda sample: gold)
+
+    class OneReward(Environment):
+        name = reward
+        reward_range = spec.reward_range
+
+        def dataset(self, split: str) -> Iterable[Sample]:
+            return list(prompts)
+
+        async def score(self, sample: Sample, completion: str) -> RewardResult:
+            return await rubric.score(sample, completion)
+
+    return check_environment(OneReward(), gold=gold_fn, **options)
 
 
 def _check_dataset(report: ContractReport, env: Environment, split: str, n: int) -> list[Sample]:

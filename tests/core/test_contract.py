@@ -97,3 +97,11 @@ def test_empty_dataset_and_bad_prompts():
 
 def test_pytest_plugin_fixture_is_available(check_env):
     assert check_env is check_environment
+
+
+def test_check_reward_runs_the_contract_on_a_registered_reward(echo_host):
+    from rewardkit.testing import check_reward
+
+    assert check_reward("test.short", "ok", params={"limit": 5}).passed
+    with pytest.raises(ContractError, match="gold completion earns the top"):
+        check_reward("test.short", "far too long for the limit", params={"limit": 5})

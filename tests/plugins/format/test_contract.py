@@ -1,15 +1,14 @@
-"""Every format and language reward passes the contract kit, wrapped in a one-reward environment."""
+"""Every format and language reward passes the contract kit (`check_reward`)."""
 
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-from rewardkit import Environment, RewardResult, Sample, make_rubric, user
+from rewardkit import Sample, user
 from rewardkit.host import PluginHost
 from rewardkit.plugins import format as fmt
 from rewardkit.plugins import language as lang
-from rewardkit.testing import check_environment
+from rewardkit.testing import check_reward
 
 R1 = (
     "<think>\nTwo plus two is four. First, add. Then, check.\n</think>\n"
@@ -37,35 +36,11 @@ def host() -> PluginHost:
     return plugins
 
 
-class OneReward(Environment):
-    """A tiny environment whose score is one registered reward (to run rewards through the contract)."""
-
-    name = "one-reward"
-    reward: ClassVar[str] = ""
-    params: ClassVar[dict[str, Any]] = {}
-    gold: ClassVar[str] = ""
-
-    def dataset(self, split: str) -> Iterable[Sample]:
-        return [Sample(f"s{i}", [user("Quelle est la somme de deux et deux ?")]) for i in range(3)]
-
-    async def score(self, sample: Sample, completion: str) -> RewardResult:
-        rubric = make_rubric({self.reward: {"weight": 1.0, **self.params}}, host=host())
-        return await rubric.score(sample, completion)
-
-    def reference_completion(self, sample: Sample) -> str | None:
-        return self.gold
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_reward_passes_the_contract(name: str) -> None:
     params, gold = CASES[name]
-    spec = host().reward(name)
-    env_cls = type(
-        "Env",
-        (OneReward,),
-        {"reward": name, "params": params, "gold": gold, "reward_range": spec.reward_range},
-    )
-    report = check_environment(env_cls())
+    samples = [Sample(f"s{i}", [user("Quelle est la somme de deux et deux ?")]) for i in range(3)]
+    report = check_reward(name, gold, params=params, samples=samples, host=host())
     assert report.passed, report.summary()
 
 
