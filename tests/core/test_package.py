@@ -57,3 +57,11 @@ def test_folders_map_onto_one_package():
     assert rewardkit.plugins.__file__.endswith("plugins/__init__.py")
     assert rewardkit.sandbox.__file__.endswith("sandbox/__init__.py")
     assert rewardkit.trainer.__file__.endswith("trainer/__init__.py")
+
+
+def test_sandbox_fixtures_are_reexported_from_the_testing_kit():
+    import rewardkit.sandbox.testing as sandbox_testing
+    import rewardkit.testing as kit
+
+    assert kit.sandbox_fixture is sandbox_testing.sandbox_fixture
+    assert kit.docker_unavailable_reason is sandbox_testing.docker_unavailable_reason
