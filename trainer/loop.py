@@ -242,6 +242,8 @@ class GRPOTrainer:
             stats["kl"] = float((out.kl * mask).sum())
         if is_w is not None:
             stats["tis_weight"] = float((is_w * mask).sum())
+        # Generator vs trainer log-probs: 0 up to numerics while the engine's weights are in sync.
+        stats["logprob_mismatch"] = float(((old - mb.sampling_logp).abs() * mask).sum())
         for key, value in clip_fractions(out.ratio, adv, mask, grpo.epsilon, grpo.clip_high).items():
             stats[key] = float(value)
         return stats

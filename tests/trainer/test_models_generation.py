@@ -36,7 +36,7 @@ def test_tiny_tokenizer_round_trips_and_keeps_tags(model_and_tokenizer):
 
 
 def test_tiny_url_errors_name_the_field():
-    with pytest.raises(ConfigError, match="model.path: unknown tiny-model option 'width'"):
+    with pytest.raises(ConfigError, match=r"model\.path: unknown tiny-model option 'width'"):
         parse_tiny("tiny://qwen2?width=3")
     with pytest.raises(ConfigError, match="head_dim limit"):
         parse_tiny("tiny://qwen2?hidden=64&heads=4")
@@ -60,7 +60,7 @@ def test_generation_logprobs_match_the_trainer_and_are_reproducible(model_and_to
 
 
 def test_micro_batch_rows_trim_padding_columns(model_and_tokenizer):
-    model, tokenizer = model_and_tokenizer
+    _, tokenizer = model_and_tokenizer
     from rewardkit.trainer.generation.base import Completions
 
     comps = Completions([[5, 6, 7], [8]], [[-1.0, -1.0, -1.0], [-2.0]], [True, False])

@@ -24,6 +24,7 @@ def _run(run_dir, *extra, kill_at=0):
     return subprocess.run(
         [sys.executable, str(SCRIPT), str(run_dir), *extra],
         env=env,
+        check=False,
         capture_output=True,
         text=True,
         timeout=300,

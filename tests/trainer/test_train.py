@@ -139,6 +139,7 @@ def test_cli_validates_and_runs_an_installed_environment(tmp_path):
         capture_output=True,
         text=True,
         env=env,
+        check=False,
         timeout=240,
     )
     if "unknown environment 'wordcount'" in done.stderr:
