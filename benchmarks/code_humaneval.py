@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data" / "code" / "humaneval.jsonl"
+# Public corpora live beside the checkout (../shared/corpora); REWARDKIT_CORPORA overrides.
+DATA = Path(os.environ.get("REWARDKIT_CORPORA", ROOT.parent / "shared" / "corpora")) / "humaneval.jsonl"
 RK = Path(sys.executable).with_name("rewardkit")
 
 PEER = """

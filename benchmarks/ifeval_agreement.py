@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-PROMPTS = HERE.parent / "tests" / "data" / "ifeval" / "ifeval_input.jsonl"
+# Public corpora live beside the checkout (../shared/corpora); REWARDKIT_CORPORA overrides.
+CORPORA = Path(os.environ.get("REWARDKIT_CORPORA", HERE.parents[1] / "shared" / "corpora"))
+PROMPTS = CORPORA / "ifeval_input.jsonl"
 
 
 # -- reference side (runs in the lm-eval venv; must not import rewardkit) -------------------------------

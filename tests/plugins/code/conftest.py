@@ -1,9 +1,8 @@
-"""Code-environment fixtures: one started env per backend per module, data from tests/data/code."""
+"""Code-environment fixtures: one started env per backend per module, data from the shared corpora."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,12 +10,6 @@ import pytest
 import rewardkit as rk
 from rewardkit.plugins.code.env import CodeEnv, HumanEvalEnv, MbppEnv
 from rewardkit.sandbox.testing import require_backend
-
-DATA = Path(__file__).parents[2] / "data" / "code"
-
-
-def records(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / f"{name}.jsonl").read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module", params=[pytest.param("docker", marks=pytest.mark.docker), "bwrap"])
@@ -38,10 +31,10 @@ def code_scorer(backend: str) -> Iterator[rk.Scorer]:
 
 
 @pytest.fixture(scope="module")
-def humaneval_scorer(backend: str) -> Iterator[rk.Scorer]:
-    yield from _scorer(HumanEvalEnv, backend, data={"path": str(DATA / "humaneval.jsonl")})
+def humaneval_scorer(backend: str, corpus: Callable[[str], Path]) -> Iterator[rk.Scorer]:
+    yield from _scorer(HumanEvalEnv, backend, data={"path": str(corpus("humaneval.jsonl"))})
 
 
 @pytest.fixture(scope="module")
-def mbpp_scorer(backend: str) -> Iterator[rk.Scorer]:
-    yield from _scorer(MbppEnv, backend, data={"path": str(DATA / "mbpp.jsonl")})
+def mbpp_scorer(backend: str, corpus: Callable[[str], Path]) -> Iterator[rk.Scorer]:
+    yield from _scorer(MbppEnv, backend, data={"path": str(corpus("mbpp.jsonl"))})

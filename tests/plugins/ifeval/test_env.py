@@ -1,4 +1,5 @@
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,8 @@ def test_contract_for_each_score_metric(metric: str) -> None:
     assert check_environment(env, gold=lambda s: GOLD[s.info["key"]], n_samples=3).passed
 
 
-def test_loads_the_541_ifeval_prompts() -> None:
-    env = IFEval(data={"path": str(DATA / "ifeval_input.jsonl")})
+def test_loads_the_541_ifeval_prompts(corpus: Callable[[str], Path]) -> None:
+    env = IFEval(data={"path": str(corpus("ifeval_input.jsonl"))})
     samples = list(env.dataset("train"))
     assert len(samples) == 541
     assert len({s.id for s in samples}) == 541
