@@ -305,4 +305,3 @@ def reset_host(host: PluginHost | None = None) -> None:
     global _host
     with _host_lock:
         _host = host
-
