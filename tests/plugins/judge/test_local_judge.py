@@ -120,3 +120,14 @@ def test_plugin_registers_env_and_reward_usable_in_a_rubric(tiny_model: Path) ->
         results = scorer.score_batch_sync(samples, ["Paris is the capital.", "Eight legs."])
     assert all(r.error is None and 0.0 <= r.score <= 0.5 for r in results)
     assert all(0.0 <= r.components["judge.score"] <= 1.0 for r in results)
+
+
+def test_judge_score_reward_passes_the_reward_contract(tiny_model: Path, cache_path: str) -> None:
+    from rewardkit.testing.contract import check_reward
+
+    host = PluginHost().load_entry_points(allow=["judge"])
+    params = local(tiny_model, cache_path, verdict="choice")
+    samples = list(JudgeEnv(params).dataset("train"))[:3]
+    gold = lambda s: str(s.answer)  # noqa: E731
+    report = check_reward("judge.score", gold=gold, params=params, samples=samples, host=host)
+    assert report.passed, report.summary()
