@@ -28,7 +28,8 @@ def register_rewards(register: Any) -> None:
     """Call `register("plugin.reward", fn, reward_range=(0.0, 1.0), description="")` for reusable rewards.
 
     `fn(sample, completion, **params)` returns a float, None (does not apply) or a RewardResult; it may be
-    async. Registered rewards can be named in any environment's rubric.
+    async. Registered rewards can be named in any environment's rubric. A reward taking `**params` may
+    expose `fn.validate_params(params)` (raising ValueError) so bad params fail when the rubric is built.
     """
 
 

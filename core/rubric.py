@@ -74,16 +74,28 @@ class Rubric:
 
 
 def _check_params(name: str, fn: RewardFn, params: Mapping[str, Any]) -> None:
+    """Fail when the rubric is built, not at the first scoring call.
+
+    The signature check catches unknown keyword names; a reward taking `**params` can also expose
+    `fn.validate_params(params)` (raising ValueError) to check their values.
+    """
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
-        return
-    try:
-        signature.bind(None, "", **params)
-    except TypeError as error:
-        raise ConfigError(
-            f"rubric.{name}: parameters {sorted(params)} do not fit {name}{signature}: {error}"
-        ) from None
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(None, "", **params)
+        except TypeError as error:
+            raise ConfigError(
+                f"rubric.{name}: parameters {sorted(params)} do not fit {name}{signature}: {error}"
+            ) from None
+    validate = getattr(fn, "validate_params", None)
+    if validate is not None:
+        try:
+            validate(dict(params))
+        except ValueError as error:
+            raise ConfigError(f"rubric.{name}: {error}") from None
 
 
 async def call_reward(

@@ -54,3 +54,11 @@ async def judge_score(sample: Sample, completion: str, **params: Any) -> RewardR
         await judge.setup()  # idempotent: loads weights or probes the endpoint once per judge
         _ready.add(key)
     return await judge.score(sample, completion)
+
+
+def _validate_params(params: dict[str, Any]) -> None:
+    _SettingsOwner.make_config(params)
+
+
+# Lets the host reject bad judge settings when the rubric is built, not at the first scoring call.
+judge_score.validate_params = _validate_params  # type: ignore[attr-defined]

@@ -76,3 +76,17 @@ def test_rubric_config_errors_name_the_entry(echo_host):
         rk.make_rubric({"test.exact": {"weight": "heavy"}})
     with pytest.raises(rk.ConfigError, match="rubric: empty"):
         rk.make_rubric({})
+
+
+def test_rewards_can_validate_their_params_when_the_rubric_is_built():
+    def scaled(sample, completion, **params):
+        return 1.0
+
+    def validate(params):
+        if params.get("scale", 1) <= 0:
+            raise ValueError("scale: must be positive")
+
+    scaled.validate_params = validate
+    rk.Rubric().add("scaled", scaled, scale=2)
+    with pytest.raises(rk.ConfigError, match=r"rubric\.scaled: scale: must be positive"):
+        rk.Rubric().add("scaled", scaled, scale=0)

@@ -131,3 +131,14 @@ def test_judge_score_reward_passes_the_reward_contract(tiny_model: Path, cache_p
     gold = lambda s: str(s.answer)  # noqa: E731
     report = check_reward("judge.score", gold=gold, params=params, samples=samples, host=host)
     assert report.passed, report.summary()
+
+
+def test_bad_judge_params_fail_when_the_rubric_is_built() -> None:
+    import pytest
+
+    import rewardkit as rk
+
+    with pytest.raises(
+        rk.ConfigError, match=r"judge\.score\.config\.templat: unknown field; did you mean 'template'"
+    ):
+        rk.make_rubric({"judge.score": {"weight": 1.0, "templat": "rubric"}})
