@@ -21,7 +21,7 @@ SCHEMA_VERSION = 1
 
 
 def default_cache_path() -> Path:
-    root = os.environ.get("REWARDKIT_CACHE_DIR") or Path.home() / ".cache" / "rewardkit"
+    root = os.environ.get("REWARDKIT_CACHE") or Path.home() / ".cache" / "rewardkit"
     return Path(root) / "judge.sqlite"
 
 

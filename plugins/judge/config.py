@@ -86,7 +86,7 @@ class JudgeSettings(EnvConfig):
     max_response_chars: int = Field(6000, ge=64)  # the policy's completion is cut (head + tail) to this
     exact_match_shortcut: bool = True  # correctness: a response equal to the reference scores 1 with no call
     cache: bool = True
-    cache_path: str | None = None  # default: $REWARDKIT_CACHE_DIR or ~/.cache/rewardkit, judge.sqlite
+    cache_path: str | None = None  # default: $REWARDKIT_CACHE or ~/.cache/rewardkit, judge.sqlite
     batch_window: float = Field(0.005, ge=0)  # seconds the reward waits to gather concurrent calls
 
     @field_validator("scale")
