@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterator
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -28,18 +28,7 @@ Kind = Literal[
     "integral",
     "word",
 ]
-ALL_KINDS: tuple[Kind, ...] = (
-    "arithmetic",
-    "fractions",
-    "linear",
-    "system",
-    "quadratic",
-    "expand",
-    "factor",
-    "derivative",
-    "integral",
-    "word",
-)
+ALL_KINDS: tuple[Kind, ...] = get_args(Kind)
 MAX_LEVEL = 5
 
 
