@@ -1,1 +1,1 @@
-"""Bundled plugins. Each is registered through rewardkit's own entry points, exactly like a third-party one."""
+"""Bundled plugins, each registered through rewardkit's own entry points exactly like a third-party one."""
