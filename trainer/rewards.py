@@ -81,7 +81,7 @@ class RewardRouter:
                 results[index] = result
         self.times.waited += time.perf_counter() - start
         assert all(r is not None for r in results)
-        return results  # type: ignore[return-value]
+        return results
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

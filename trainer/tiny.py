@@ -18,6 +18,7 @@ import random
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 from rewardkit.errors import ConfigError
@@ -123,7 +124,7 @@ def build_tiny(spec: TinySpec, target: Path) -> Path:
         pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
     )
     torch.manual_seed(spec.seed)
-    model = Qwen2ForCausalLM(config).to(torch.float32)
+    model = Qwen2ForCausalLM(config).float()
     model.generation_config.eos_token_id = [config.eos_token_id, config.pad_token_id]
     model.generation_config.pad_token_id = config.pad_token_id
     model.save_pretrained(tmp)
@@ -148,7 +149,7 @@ def _corpus(seed: int, lines: int = 4000) -> list[str]:
     return out
 
 
-def _train_tokenizer(spec: TinySpec):  # -> transformers PreTrainedTokenizerFast
+def _train_tokenizer(spec: TinySpec) -> Any:  # a transformers PreTrainedTokenizerFast
     from tokenizers import (
         AddedToken,
         Regex,

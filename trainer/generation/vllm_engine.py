@@ -38,7 +38,7 @@ class VllmBackend:
 
         self.llm = LLM(
             model=model_dir,
-            dtype=dtype,
+            dtype=dtype,  # type: ignore[arg-type]  # validated by TrainConfig's Literal
             seed=seed,
             enforce_eager=config.enforce_eager,
             max_model_len=config.max_model_len,
@@ -84,9 +84,8 @@ class VllmBackend:
             sample = output.outputs[0]
             tokens = list(sample.token_ids)
             ids.append(tokens)
-            lps.append(
-                [entry[token].logprob for entry, token in zip(sample.logprobs or [], tokens, strict=True)]
-            )
+            entries = [entry or {} for entry in sample.logprobs or []]
+            lps.append([entry[token].logprob for entry, token in zip(entries, tokens, strict=True)])
             truncated.append(sample.finish_reason == "length")
         return Completions(ids, lps, truncated)
 

@@ -1,0 +1,246 @@
+"""rewardkit's GRPO trainer vs TRL's GRPOTrainer, side by side in the same run (CPU, tiny offline models).
+
+    python benchmarks/trainer_vs_trl.py                      # 150k and 30M models, transformers generation
+    python benchmarks/trainer_vs_trl.py --backend vllm --models tiny
+    python benchmarks/trainer_vs_trl.py --steps 60 --models tiny   # longer reward curves
+
+Each side runs in its own subprocess (so peak RSS is its own), with the same model, reward, prompts, batch,
+group size, lengths, learning rate, fp32, loss (dapo), beta 0 and thread count. Seconds per step are the
+median over the steps after the first two (warm-up). Absolute times drift on a shared machine; compare the
+ratios, which are measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MODELS = {
+    "tiny": "tiny://qwen2?hidden=64&layers=2",
+    "30m": "tiny://qwen2?hidden=512&layers=8&heads=8&kv_heads=8",
+}
+TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+
+
+def tag_reward(text: str) -> float:
+    return sum(tag in text for tag in TAGS) / 4
+
+
+def prompts(n: int = 64) -> list[str]:
+    return [f"What is {i % 10} + {i % 7}?" for i in range(n)]
+
+
+# -- rewardkit side ------------------------------------------------------------------------------------
+def run_rewardkit(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float]]:
+    import rewardkit as rk
+    from rewardkit.host import PluginHost
+    from rewardkit.trainer import train
+
+    class Tags(rk.Environment):
+        name = "bench.tags"
+
+        def dataset(self, split):
+            for i, text in enumerate(prompts()):
+                yield rk.Sample(id=str(i), prompt=[rk.user(text)])
+
+        async def score(self, sample, completion):
+            return rk.RewardResult(score=tag_reward(completion))
+
+    host = PluginHost()
+    host.add_plugin(
+        "bench",
+        type("P", (), {"register_environments": staticmethod(rk.hookimpl(lambda register: register(Tags)))}),
+    )
+    config = {
+        "output_dir": out_dir,
+        "seed": 0,
+        "threads": args.threads,
+        "model": {"path": MODELS[args.model]},
+        "environments": [{"name": "bench.tags"}],
+        "generation": {"backend": args.backend, "max_new_tokens": args.max_new_tokens},
+        "grpo": {"prompts_per_step": args.batch // args.generations, "num_generations": args.generations},
+        "optim": {"lr": args.lr, "max_steps": args.steps},
+        "logging": {"progress": False, "tensorboard": False},
+        "checkpoint": {"save_final": False},
+    }
+    result = train(config, host=host)
+    return [(row["time/step"], row["reward/mean"]) for row in result.history]
+
+
+# -- TRL side ------------------------------------------------------------------------------------------
+def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float]]:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rewardkit.trainer.tiny import resolve_tiny
+
+    torch.set_num_threads(args.threads)
+    path = str(resolve_tiny(MODELS[args.model]))
+    rewards: list[float] = []
+
+    def reward_fn(completions, **kwargs):
+        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        scores = [tag_reward(t) for t in texts]
+        rewards.append(sum(scores) / len(scores))
+        return scores
+
+    times: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            times.append(time.perf_counter() - self.start)
+
+    data = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in prompts()])
+    vllm = (
+        {"use_vllm": True, "vllm_mode": "colocate", "vllm_gpu_memory_utilization": 0.3}
+        if args.backend == "vllm"
+        else {}
+    )
+    config = GRPOConfig(
+        output_dir=out_dir,
+        per_device_train_batch_size=args.batch,
+        num_generations=args.generations,
+        max_completion_length=args.max_new_tokens,
+        learning_rate=args.lr,
+        max_steps=args.steps,
+        bf16=False,
+        gradient_checkpointing=False,
+        loss_type="dapo",
+        scale_rewards="group",
+        beta=0.0,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        seed=0,
+        use_cpu=True,
+        lr_scheduler_type="constant",
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        **vllm,
+    )
+    trainer = GRPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32),
+        reward_funcs=reward_fn,
+        args=config,
+        train_dataset=data,
+        processing_class=AutoTokenizer.from_pretrained(path),
+        callbacks=[Clock()],
+    )
+    trainer.train()
+    return list(zip(times, rewards, strict=False))
+
+
+# -- driver --------------------------------------------------------------------------------------------
+def worker(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as out_dir:
+        rows = (run_rewardkit if args.side == "rewardkit" else run_trl)(args, out_dir)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
+    print("RESULT " + json.dumps({"rows": rows, "peak_rss_gb": peak}))
+
+
+def measure(side: str, model: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--side", side, "--model", model, *_shared(args)]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(args.threads),
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    env.setdefault("VLLM_CACHE_ROOT", os.path.join(tempfile.gettempdir(), "rk-bench-vllm"))
+    env.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    # TRL colocate mode builds its engine with external_launcher: needs a single-process torch.distributed.
+    env.update(
+        {
+            "RANK": "0",
+            "LOCAL_RANK": "0",
+            "WORLD_SIZE": "1",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": "29517",
+        }
+    )
+    started = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if done.returncode != 0 or line is None:
+        return {"error": done.stderr[-1500:]}
+    result = json.loads(line[7:])
+    times = [t for t, _ in result["rows"]][2:]
+    result["s_per_step"] = statistics.median(times) if times else float("nan")
+    result["wall_s"] = time.perf_counter() - started
+    return result
+
+
+def _shared(args: argparse.Namespace) -> list[str]:
+    return [
+        "--backend",
+        args.backend,
+        "--steps",
+        str(args.steps),
+        "--batch",
+        str(args.batch),
+        "--generations",
+        str(args.generations),
+        "--max-new-tokens",
+        str(args.max_new_tokens),
+        "--lr",
+        str(args.lr),
+        "--threads",
+        str(args.threads),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--side", choices=["rewardkit", "trl"])
+    parser.add_argument("--model", choices=list(MODELS), default="tiny")
+    parser.add_argument("--models", default="tiny,30m")
+    parser.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=16, help="completions per step")
+    parser.add_argument("--generations", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    if args.side:
+        return worker(args)
+    for model in args.models.split(","):
+        rk, trl = measure("rewardkit", model, args), measure("trl", model, args)
+        print(
+            f"\n== {model} ({MODELS[model]}), backend={args.backend}, batch={args.batch}, "
+            f"G={args.generations}, "
+            f"new tokens={args.max_new_tokens}, steps={args.steps}, threads={args.threads}"
+        )
+        for name, res in (("rewardkit", rk), ("trl", trl)):
+            if "error" in res:
+                print(f"{name}: FAILED\n{res['error']}")
+                continue
+            curve = " ".join(f"{r:.2f}" for _, r in res["rows"])
+            print(
+                f"{name:9s} {res['s_per_step']:.3f} s/step  peak RSS {res['peak_rss_gb']:.2f} GB  "
+                f"wall {res['wall_s']:.0f}s\n  reward per step: {curve}"
+            )
+        if "error" not in rk and "error" not in trl:
+            print(
+                f"ratio rewardkit/TRL: step time {rk['s_per_step'] / trl['s_per_step']:.2f}x, "
+                f"peak RSS {rk['peak_rss_gb'] / trl['peak_rss_gb']:.2f}x"
+            )
+    return None
+
+
+if __name__ == "__main__":
+    main()
