@@ -10,7 +10,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 
-from rewardkit.sandbox.api import ExecResult, Job
+from rewardkit.sandbox.api import ExecResult, Job, Status
 
 READ_CHUNK = 65536
 
@@ -48,7 +48,7 @@ def run_process(
     )
 
 
-def _status(exit_code: int, timed_out: bool, collector: _Collector) -> str:
+def _status(exit_code: int, timed_out: bool, collector: _Collector) -> Status:
     lines = b"".join(collector.out[2]).strip().splitlines()
     if collector.truncated:
         return "output_limit"

@@ -264,8 +264,9 @@ class GRPOTrainer:
     def _encode(self, prompt: Prompt) -> list[int]:
         key = (prompt.env, prompt.sample.id)
         if key not in self._prompt_cache:
+            messages = [{"role": m["role"], "content": m["content"]} for m in prompt.sample.prompt]
             ids = self.tokenizer.apply_chat_template(
-                list(prompt.sample.prompt), add_generation_prompt=True, tokenize=True, return_dict=False
+                messages, add_generation_prompt=True, tokenize=True, return_dict=False
             )
             self._prompt_cache[key] = list(ids)[-self.config.generation.max_prompt_length :]
         return self._prompt_cache[key]

@@ -28,7 +28,7 @@ from rewardkit.plugins.judge.config import JudgeSettings, OpenAIBackendConfig
 from rewardkit.plugins.judge.guard import guard
 from rewardkit.plugins.judge.parsing import VerdictError, VerdictParser, weighted_value
 from rewardkit.plugins.judge.templates import Template, resolve_template
-from rewardkit.types import RewardResult, Sample
+from rewardkit.types import ErrorKind, RewardResult, Sample
 
 SCORE_DIGITS = 6  # rounding keeps likelihood-weighted scores identical across batch compositions
 
@@ -202,7 +202,7 @@ class Judge:
     def _result(self, job: _Job, outcome: Outcome, source: str, fresh: bool) -> RewardResult:
         info = {**job.info, "source": source}
         if isinstance(outcome, JudgeBackendError):
-            kind = "timeout" if outcome.kind == "timeout" else "infrastructure"
+            kind: ErrorKind = "timeout" if outcome.kind == "timeout" else "infrastructure"
             info.update(failure=outcome.kind, attempts=outcome.attempts)
             return RewardResult.failure(f"judge {outcome.kind}: {outcome}", kind=kind, **info)
         components = {

@@ -54,7 +54,8 @@ class TransformersBackend(JudgeBackend):
                 tokenizer.pad_token = tokenizer.eos_token
             dtype = getattr(torch, self.config.dtype)
             model = AutoModelForCausalLM.from_pretrained(self.config.model, dtype=dtype)
-            self._model = model.to(self.config.device).eval()
+            # transformers types `.to` through a decorator that mypy reads as taking a model, not a device
+            self._model = model.to(self.config.device).eval()  # type: ignore[arg-type]
             self._tokenizer = tokenizer
 
     async def aclose(self) -> None:

@@ -17,6 +17,7 @@ import httpx
 
 from rewardkit.errors import ConfigError
 from rewardkit.plugins.judge.backends.base import (
+    FailureKind,
     JudgeBackend,
     JudgeBackendError,
     JudgeReply,
@@ -126,7 +127,7 @@ class OpenAIBackend(JudgeBackend):
             return parse_response(response), None
         excerpt = response.text[:200].replace("\n", " ")
         if response.status_code in RETRY_STATUSES:
-            kind = "rate_limited" if response.status_code == 429 else "http"
+            kind: FailureKind = "rate_limited" if response.status_code == 429 else "http"
             message = f"HTTP {response.status_code}: {excerpt}"
             return JudgeBackendError(kind, message), _retry_after(response)
         return JudgeBackendError("http", f"HTTP {response.status_code} (not retried): {excerpt}"), None
