@@ -65,3 +65,42 @@ def test_sandbox_fixtures_are_reexported_from_the_testing_kit():
 
     assert kit.sandbox_fixture is sandbox_testing.sandbox_fixture
     assert kit.docker_unavailable_reason is sandbox_testing.docker_unavailable_reason
+
+
+def test_wheel_maps_the_folders_and_declares_the_bundled_entry_points(tmp_path):
+    import zipfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(repo),
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wheel = zipfile.ZipFile(next(tmp_path.glob("rewardkit-*.whl")))
+    names = set(wheel.namelist())
+    for path in [
+        "rewardkit/__init__.py",
+        "rewardkit/py.typed",
+        "rewardkit/plugins/math/__init__.py",
+        "rewardkit/sandbox/__init__.py",
+        "rewardkit/trainer/__init__.py",
+        "rewardkit/cli/templates/module.py.tmpl",
+        "rewardkit/plugins/judge/demo.json",
+    ]:
+        assert path in names, path
+    assert not any(name.startswith(("core/", "plugins/", "sandbox/", "trainer/")) for name in names)
+    entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "math = rewardkit.plugins.math" in entry_points
+    assert "rewardkit = rewardkit.cli.main:main" in entry_points
