@@ -87,7 +87,7 @@ def test_sandbox_failure_is_an_error_outcome_not_a_zero() -> None:
 
     env = CodeEnv(sandbox="unsafe_local")
     env._sandbox = Down()
-    sample = rk.Sample(id="s", prompt=[rk.user("x")], info={"test_list": ["assert True"]})
+    sample = rk.Sample(id="s", prompt=[rk.user("x")], info={"test_list": ["assert x == 1"]})
     with rk.Scorer(env) as scorer:
         result = scorer.score_sync(sample, "x = 1")
     assert result.score is None and "sandbox_error" in (result.error or "")
