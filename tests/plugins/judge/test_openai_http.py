@@ -134,14 +134,7 @@ def judge_for(peer: Peer, **backend: Any) -> Judge:
 
 
 def run(judge: Judge, completions: list[str]) -> list[Any]:
-    async def go() -> list[Any]:
-        await judge.setup()
-        try:
-            return await judge.score_many([SAMPLE] * len(completions), completions)
-        finally:
-            await judge.aclose()
-
-    return asyncio.run(go())
+    return judge.run_sync([SAMPLE] * len(completions), completions)
 
 
 def test_retries_5xx_and_429_then_succeeds(peer: Peer) -> None:

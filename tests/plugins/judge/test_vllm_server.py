@@ -6,7 +6,6 @@ server's own Prometheus metrics, so "no second request" is checked on the server
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -23,13 +22,7 @@ pytestmark = pytest.mark.vllm
 
 
 def values(server: Any, cache_path: str | None = None, **extra: Any) -> dict[str, Any]:
-    backend = {
-        "kind": "openai",
-        "model": "tiny-judge",
-        "base_url": server.base_url,
-        "constrain": "vllm_choice",
-    }
-    backend.update(extra.pop("backend", {}))
+    backend = server.backend(**extra.pop("backend", {}))
     cache = {"cache_path": cache_path} if cache_path else {"cache": False}
     return {"backend": backend, "max_response_chars": 600, "sampling": {"max_tokens": 8}, **cache, **extra}
 
@@ -41,14 +34,7 @@ def served(server: Any) -> float:
 
 
 def score(judge: Judge, samples: list[Any], completions: list[str]) -> list[Any]:
-    async def go() -> list[Any]:
-        await judge.setup()
-        try:
-            return await judge.score_many(samples, completions)
-        finally:
-            await judge.aclose()
-
-    return asyncio.run(go())
+    return judge.run_sync(samples, completions)
 
 
 def samples(n: int) -> list[Any]:
@@ -105,8 +91,10 @@ def test_identical_requests_in_a_group_are_sent_once(vllm_server: Any) -> None:
 
 
 def test_request_timeouts_are_retried_then_reported(vllm_server: Any) -> None:
-    backend = {"timeout": 0.05, "max_retries": 1, "backoff_initial": 0.01}
-    settings = values(vllm_server, backend=backend, sampling={"max_tokens": 1500}, exact_match_shortcut=False)
+    backend = {"timeout": 0.005, "max_retries": 1, "backoff_initial": 0.01}
+    # ignore_eos: the random model generates to the end of its 512-token context, far beyond a 5 ms deadline
+    sampling = {"max_tokens": 400, "extra_body": {"ignore_eos": True}}
+    settings = values(vllm_server, backend=backend, sampling=sampling, exact_match_shortcut=False)
     judge = Judge(JudgeSettings.model_validate(settings))
     [result] = score(judge, samples(1), ["a long one"])
     assert result.score is None and result.info["error_kind"] == "timeout" and result.info["attempts"] == 2
