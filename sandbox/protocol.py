@@ -106,6 +106,7 @@ def job_request(job: Job, mode: str) -> dict[str, Any]:
         "memory": job.limits.memory,
         "output": job.limits.output,
         "mode": mode,
+        "trusted": job.trusted,
     }
 
 

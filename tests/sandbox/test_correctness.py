@@ -75,3 +75,22 @@ def test_output_cap(box: Sandbox) -> None:
 def test_run_batch_keeps_order(box: Sandbox) -> None:
     jobs = [Job(f"print({i} * {i})", limits=Limits(timeout=5)) for i in range(6)]
     assert [r.stdout for r in box.run_batch(jobs)] == [f"{i * i}\n".encode() for i in range(6)]
+
+
+def test_trusted_code_behaves_like_untrusted_and_keeps_no_state(box: Sandbox) -> None:
+    # Backends may compile trusted code once outside the job; the job must not notice.
+    program = (
+        "import builtins, sys\n"
+        "print(hasattr(builtins, 'LEFT_BY_EARLIER_JOB'), open('in.txt').read(), sys.stdin.read())\n"
+        "builtins.LEFT_BY_EARLIER_JOB = 1\n"
+    )
+    for trusted in (True, True, False):
+        job = Job(program, stdin=b"s", files={"in.txt": b"f"}, limits=Limits(timeout=5), trusted=trusted)
+        result = box.run_job(job)
+        assert (result.status, result.stdout) == ("ok", b"False f s\n")
+
+
+def test_trusted_code_with_a_syntax_error_reports_it(box: Sandbox) -> None:
+    result = box.run_job(Job("def broken(:\n", limits=Limits(timeout=5), trusted=True))
+    assert result.status == "error" and result.exit_code == 1
+    assert b"SyntaxError" in result.stderr
