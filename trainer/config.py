@@ -91,6 +91,11 @@ class GRPOConfig(Strict):
     mask_truncated_completions: bool = False
     drop_zero_variance_groups: bool = False
     max_reward_error_rate: float = Field(0.1, ge=0.0, le=1.0)
+    share_prompt_prefix: bool = Field(
+        True,
+        description="run each group's prompt once and share its KV cache among the G completions "
+        "(generation prefill and training forward); off with gradient checkpointing",
+    )
 
     @property
     def clip_high(self) -> float:
@@ -144,6 +149,11 @@ class TrainConfig(Strict):
     @property
     def run_dir(self) -> Path:
         return Path(self.output_dir.format(name=self.name))
+
+    @property
+    def share_prompt_prefix(self) -> bool:
+        # Gradient checkpointing makes transformers drop the KV cache the shared prompt pass needs.
+        return self.grpo.share_prompt_prefix and not self.model.gradient_checkpointing
 
     @property
     def batch_completions(self) -> int:

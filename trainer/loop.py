@@ -192,8 +192,9 @@ class GRPOTrainer:
         cfg, started = self.config, time.perf_counter()
         assert batch.advantages is not None
         assert batch.trainable is not None
-        size = cfg.optim.micro_batch_size or len(batch)
-        slices = [slice(i, min(i + size, len(batch))) for i in range(0, len(batch), size)]
+        active = self._rows_with_gradient(batch)
+        size = cfg.optim.micro_batch_size or len(active)
+        slices = [active[i : i + size] for i in range(0, len(active), size)]
         loss_mask = batch.completion_mask & batch.trainable.unsqueeze(-1)
         totals = self._gather(torch.tensor([float(batch.trainable.sum()), float(loss_mask.sum())]).view(1, 2))
         norm = Normalizer(
@@ -215,15 +216,32 @@ class GRPOTrainer:
         count = max(1.0, stats.pop("_tokens", 0.0))
         out = {key: value / count for key, value in stats.items() if key != "loss"}
         out.update(loss=stats.get("loss", 0.0), grad_norm=grad_norm, lr=self.scheduler.get_last_lr()[0])
+        out["train/active_frac"] = len(active) / max(1, len(batch))
         out["time/train"] = time.perf_counter() - started
         return out
 
+    def _rows_with_gradient(self, batch: RolloutBatch) -> torch.Tensor:
+        """Rows whose loss has a non-zero gradient; the others are not run at all.
+
+        With beta == 0 a completion with advantage 0 (every member of a zero-variance group, a dropped or
+        failed one) has loss exactly 0, so skipping it changes no gradient; the loss normaliser still counts
+        it. One row always runs so that every process takes part in the gradient all-reduce and every
+        parameter gets a (zero) gradient, exactly as if the whole batch had run.
+        """
+        assert batch.advantages is not None
+        assert batch.trainable is not None
+        if self.config.grpo.beta > 0:
+            return torch.arange(len(batch))
+        active = torch.nonzero(batch.trainable & (batch.advantages != 0)).flatten()
+        return active if len(active) else torch.arange(1)
+
     def _micro_step(
-        self, batch: RolloutBatch, rows: slice, first: bool, norm: Normalizer
+        self, batch: RolloutBatch, rows: torch.Tensor, first: bool, norm: Normalizer
     ) -> dict[str, float]:
         grpo, cfg = self.config.grpo, self.config
         mb = batch.rows(rows)
-        logp, ent = forward_logprobs(self.model, mb, cfg.generation.temperature, with_entropy=True)
+        share = cfg.share_prompt_prefix
+        logp, ent = forward_logprobs(self.model, mb, cfg.generation.temperature, True, share)
         if first:
             old = logp.detach()  # the weights have not moved yet in this rollout: no extra forward pass
             if batch.old_logp is not None:
@@ -288,12 +306,12 @@ class GRPOTrainer:
 
     @torch.no_grad()
     def _reference_logprobs(self, batch: RolloutBatch) -> torch.Tensor:
-        temperature = self.config.generation.temperature
+        temperature, share = self.config.generation.temperature, self.config.share_prompt_prefix
         if self.models.reference is not None:
-            return forward_logprobs(self.models.reference, batch, temperature)[0]
+            return forward_logprobs(self.models.reference, batch, temperature, share_prefix=share)[0]
         policy = self._unwrapped()
         with policy.disable_adapter():  # LoRA: the base model without the adapter is the reference
-            return forward_logprobs(policy, batch, temperature)[0]
+            return forward_logprobs(policy, batch, temperature, share_prefix=share)[0]
 
     def _local(self, prompts: list[Prompt]) -> list[Prompt]:
         """This process's share of the step's prompts (all processes draw the same global batch)."""

@@ -9,6 +9,7 @@ import torch
 
 from rewardkit.trainer.generation.base import Completions
 from rewardkit.trainer.loss import entropy, selective_logprobs
+from rewardkit.trainer.prefix import continue_from, group_owners, positions, prefill
 
 
 @dataclass
@@ -19,6 +20,7 @@ class RolloutBatch:
     sampling_logp: torch.Tensor  # [N, C] the generator's log-probs
     truncated: torch.Tensor  # [N] bool
     prompt_width: int
+    group: torch.Tensor  # [N] index of the row's prompt; rows of one group are adjacent
     advantages: torch.Tensor | None = None  # [N]
     trainable: torch.Tensor | None = None  # [N] bool
     old_logp: torch.Tensor | None = None  # [N, C] trainer log-probs before this rollout's first update
@@ -31,7 +33,7 @@ class RolloutBatch:
     def completion_width(self) -> int:
         return self.input_ids.shape[1] - self.prompt_width
 
-    def rows(self, index: slice) -> RolloutBatch:
+    def rows(self, index: slice | torch.Tensor) -> RolloutBatch:
         """A micro-batch: the rows in `index`, with completion columns that are padding everywhere trimmed."""
         width = int(self.completion_mask[index].sum(-1).max().item()) if len(self) else 0
         width = max(1, width)
@@ -70,24 +72,46 @@ def build_batch(prompts: list[list[int]], completions: Completions, n: int, pad_
         sampling_logp=sampling,
         truncated=torch.tensor(completions.truncated, dtype=torch.bool),
         prompt_width=p_width,
+        group=torch.arange(len(prompts)).repeat_interleave(n),
     )
 
 
 def forward_logprobs(
-    model: Any, batch: RolloutBatch, temperature: float, with_entropy: bool = False
+    model: Any,
+    batch: RolloutBatch,
+    temperature: float,
+    with_entropy: bool = False,
+    share_prefix: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per-token log-probs of the completion tokens under `model` (and their entropies if asked)."""
-    # Positions count real tokens only, so left padding does not shift them (matches generate()).
-    positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
-    width = batch.completion_width
-    out = model(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        position_ids=positions,
-        logits_to_keep=width + 1,  # the LM head only runs where completion tokens are predicted
-        use_cache=False,
-    )
-    logits = out.logits[:, :-1]
+    """Per-token log-probs of the completion tokens under `model` (and their entropies if asked).
+
+    `share_prefix` runs each group's prompt once (see rewardkit.trainer.prefix); the result is the same.
+    """
+    if share_prefix and batch.prompt_width > 0:
+        logits = _shared_prefix_logits(model, batch)
+    else:
+        logits = _full_logits(model, batch)
     targets = batch.input_ids[:, batch.prompt_width :]
     logp = selective_logprobs(logits, targets, temperature)
     return logp, entropy(logits, temperature) if with_entropy else None
+
+
+def _full_logits(model: Any, batch: RolloutBatch) -> torch.Tensor:
+    out = model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        position_ids=positions(batch.attention_mask),
+        logits_to_keep=batch.completion_width + 1,  # the LM head only runs where completions are predicted
+        use_cache=False,
+    )
+    return out.logits[:, :-1]
+
+
+def _shared_prefix_logits(model: Any, batch: RolloutBatch) -> torch.Tensor:
+    first, owner = group_owners(batch.group)
+    width = batch.prompt_width
+    last_logits, cache = prefill(model, batch.input_ids[first, :width], batch.attention_mask[first, :width])
+    cache.batch_select_indices(owner)
+    logits = continue_from(model, cache, batch.input_ids[:, width:], batch.attention_mask)
+    # The prompt's last position predicts completion token 0; the last completion position predicts nothing.
+    return torch.cat([last_logits[owner], logits[:, :-1]], dim=1)

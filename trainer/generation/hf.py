@@ -7,13 +7,15 @@ from typing import Any
 import torch
 
 from rewardkit.trainer.generation.base import Completions, SamplingSpec
+from rewardkit.trainer.prefix import prefill
 
 
 class TransformersBackend:
     name = "transformers"
 
-    def __init__(self, model: Any, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any, share_prefix: bool = True) -> None:
         self.model = model
+        self.share_prefix = share_prefix
         self.pad_id = int(tokenizer.pad_token_id)
         eos = model.generation_config.eos_token_id
         if eos is None:
@@ -28,9 +30,11 @@ class TransformersBackend:
 
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
-        input_ids, attention = left_pad([p for p in prompts for _ in range(n)], self.pad_id)
+        input_ids, attention = left_pad(prompts, self.pad_id)
         was_training = self.model.training
         self.model.eval()  # dropout off while sampling
+        cache = self._shared_prompt_cache(input_ids, attention, n)
+        input_ids, attention = input_ids.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
         # A private RNG stream: the draw depends only on (seed, weights), so a resumed run repeats it.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -42,6 +46,7 @@ class TransformersBackend:
                 top_p=None if spec.greedy else spec.top_p,
                 top_k=None if spec.greedy else spec.top_k,
                 max_new_tokens=spec.max_new_tokens,
+                past_key_values=cache,
                 pad_token_id=self.pad_id,
                 eos_token_id=sorted(self.eos_ids),
                 return_dict_in_generate=True,
@@ -53,6 +58,14 @@ class TransformersBackend:
         logits = torch.stack(out.logits, dim=1).float() / temperature
         logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
         return self._cut(new.tolist(), logprobs.tolist())
+
+    def _shared_prompt_cache(self, input_ids: torch.Tensor, attention: torch.Tensor, n: int) -> Any:
+        """All but each prompt's last token, run once and copied to its n rows; generate feeds the rest."""
+        if not self.share_prefix or n == 1 or input_ids.shape[1] < 2:
+            return None
+        _, cache = prefill(self.model, input_ids[:, :-1], attention[:, :-1])
+        cache.batch_repeat_interleave(n)
+        return cache
 
     def _cut(self, rows: list[list[int]], logprobs: list[list[float]]) -> Completions:
         # Keep tokens up to and including the first EOS; generate pads the rest.
