@@ -6,6 +6,7 @@ Read `train` top to bottom; each phase is a short method that delegates to a sma
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import time
 from collections.abc import Mapping
@@ -48,6 +49,12 @@ class TrainResult:
     step: int
     run_dir: Path
     history: list[dict[str, float]]
+    process_index: int = 0
+    num_processes: int = 1
+
+    @property
+    def is_main_process(self) -> bool:
+        return self.process_index == 0
 
 
 class GRPOTrainer:
@@ -62,7 +69,7 @@ class GRPOTrainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         _seed_everything(config.seed)
-        self.accelerator = Accelerator()
+        self.accelerator = Accelerator(cpu=_cpu_processes())
         self.run_dir = config.run_dir
         checkpoint = ckpt.find_checkpoint(resume) if resume else None
         state = ckpt.load_state(checkpoint) if checkpoint else None
@@ -131,7 +138,8 @@ class GRPOTrainer:
         finally:
             tracker.close()
             self.close()
-        return TrainResult(self.step, self.run_dir, self.history)
+        state = self.accelerator.state
+        return TrainResult(self.step, self.run_dir, self.history, state.process_index, state.num_processes)
 
     def rollout(self) -> Rollout:
         """Generate G completions per prompt; scoring of each chunk overlaps the next chunk's generation."""
@@ -395,6 +403,15 @@ def _completion_metrics(batch: RolloutBatch) -> dict[str, float]:
         "completion/length_max": float(lengths.max()),
         "completion/truncated_frac": float(batch.truncated.float().mean()),
     }
+
+
+def _cpu_processes() -> bool:
+    """True for a multi-process run without GPUs: accelerate then uses its gloo CPU backend.
+
+    accelerate only selects that backend when told `cpu=True`; `accelerate launch --cpu` itself starts
+    one process unless MPI is set up, so CPU runs launch like GPU ones (configs/accelerate/ddp-cpu.yaml).
+    """
+    return not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def _seed_everything(seed: int) -> None:

@@ -32,4 +32,6 @@ def train_command(config: str, overrides: tuple[str, ...], resume: str | None, c
     from rewardkit.trainer import train
 
     result = train(parsed, resume=resume)
-    click.echo(f"done: {result.step} steps; checkpoints and metrics.jsonl in {result.run_dir}")
+    if result.is_main_process:
+        processes = f" on {result.num_processes} processes" if result.num_processes > 1 else ""
+        click.echo(f"done: {result.step} steps{processes}; checkpoints and metrics.jsonl in {result.run_dir}")
