@@ -149,13 +149,14 @@ class GRPOTrainer:
         prompt_ids = [self._encode(p) for p in unique]
         self._sync_weights()
         chunk = cfg.generation.chunk_prompts or len(unique)
-        pending, completions = PendingRewards(), Completions([], [], [])
+        pending, completions, texts = PendingRewards(), Completions([], [], []), []
         spec = self._sampling_spec()
         for start in range(0, len(unique), chunk):
             part = self.backend.generate(prompt_ids[start : start + chunk], G, spec, self._gen_seed(start))
-            texts = self.tokenizer.batch_decode(part.token_ids, skip_special_tokens=True)
-            self.router.submit([p for p in unique[start : start + chunk] for _ in range(G)], texts, pending)
+            decoded = self.tokenizer.batch_decode(part.token_ids, skip_special_tokens=True)
+            self.router.submit([p for p in unique[start : start + chunk] for _ in range(G)], decoded, pending)
             completions.extend(part)
+            texts += decoded
         generated = time.perf_counter()
         batch = build_batch(prompt_ids, completions, G, int(self.tokenizer.pad_token_id))
         if self.models.reference is not None or (cfg.grpo.beta > 0 and cfg.model.lora is not None):
@@ -164,7 +165,6 @@ class GRPOTrainer:
         results = self.router.collect(pending)
         scored = time.perf_counter()
         prompts = [p for p in unique for _ in range(G)]
-        texts = self.tokenizer.batch_decode(completions.token_ids, skip_special_tokens=True)
         metrics = self._score_batch(batch, results, prompts)
         metrics.update(_completion_metrics(batch))
         metrics.update(
