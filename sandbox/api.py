@@ -103,8 +103,9 @@ class Sandbox(abc.ABC):
         """Acquire resources (warm pool). Idempotent; `run` calls it lazily."""
         return self
 
-    def close(self) -> None:
-        """Release everything. Idempotent."""
+    def close(self, wait: bool = False) -> None:
+        """Release everything. Idempotent. A backend may finish releasing in the background unless
+        `wait` is true (tests and callers that must see every resource gone)."""
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -52,8 +52,15 @@ class AttachChannel:
             raise ProtocolError(f"supervisor sent malformed JSON: {error}") from None
 
     def close(self) -> None:
+        """End the connection now. shutdown() first: close() alone leaves the socket open while the SDK's
+        SocketIO still references it, and does not wake a thread blocked in recv()."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self.sock.close()
+        if self._keepalive is not None:
+            with contextlib.suppress(OSError):
+                self._keepalive.close()
 
     # -- demultiplexing ----------------------------------------------------------------------------
     def _read_stdout(self, n: int, deadline: float) -> bytes:

@@ -3,8 +3,10 @@
 """In-container supervisor (PID 1 of every sandbox container). Standard library only; runs as root.
 
 Protocol on stdin/stdout (the Docker attach stream): each frame is a 4-byte big-endian length followed by
-a JSON object. Request: {code, stdin (base64), files {name: base64}, timeout, memory, output, mode}.
-Response: {status, exit_code, stdout, stderr (base64), duration, truncated, healthy}.
+a JSON object. Request: {code, stdin (base64), files {name: base64}, timeout, memory, output, mode,
+trusted}. Response: {status, exit_code, stdout, stderr (base64), duration, truncated, healthy}. EOF on
+stdin, between jobs or during one, ends the supervisor and with it the container (the host closed the
+pool or died).
 
 Per job: fork -> setsid -> pipes -> rlimits -> drop to uid 65534 -> run the code (in the forked,
 pre-warmed interpreter for mode "fork", or a fresh `python3 -I` for mode "exec"). Afterwards every other
@@ -228,6 +230,10 @@ def remove_tree(path):
         pass
 
 
+class HostGone(Exception):
+    """Our stdin (the host's attach stream) ended during a job: stop now, the container goes with us."""
+
+
 class Job:
     def __init__(self, req):
         self.req = req
@@ -273,7 +279,10 @@ class Job:
                 wait_status = wait_status if wait_status is not None else -1
                 self.drain(readers)
                 break
-            readable, writable, _ = select.select([*readers, WAKEUP[0]], writers, [], min(left, 0.5))
+            readable, writable, _ = select.select([*readers, WAKEUP[0], 0], writers, [], min(left, 0.5))
+            if 0 in readable:  # the host never writes mid-job: this is EOF, the pool closed or died
+                kill_all()
+                raise HostGone
             if WAKEUP[0] in readable:  # SIGCHLD arrived: poll the child at the top of the loop
                 readable.remove(WAKEUP[0])
                 drain_wakeup()
@@ -410,7 +419,10 @@ def main():
         if req.get("ping"):
             send({"pong": True})
             continue
-        result = Job(req).run()
+        try:
+            result = Job(req).run()
+        except HostGone:
+            return
         swept = kill_all()
         result["healthy"] = wipe() and swept
         send(result)

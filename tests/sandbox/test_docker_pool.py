@@ -4,6 +4,8 @@ recycling and clean shutdown."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -27,7 +29,7 @@ def docker_client():
 
 
 def owned(client, sandbox: DockerSandbox) -> list:
-    return client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={sandbox.owner}"})
+    return client.containers.list(all=True, sparse=True, filters={"label": f"{OWNER_LABEL}={sandbox.owner}"})
 
 
 def test_host_loopback_listener_gets_no_connections(docker_client) -> None:
@@ -103,19 +105,110 @@ def test_eight_concurrent_jobs_match_serial(docker_client) -> None:
     assert [r.status for r in serial] == ["ok", "ok", "error", "timeout", "ok", "ok", "memory", "ok"]
 
 
+def eventually(condition, within: float = 15.0) -> bool:
+    """Poll `condition` until it holds or `within` seconds pass (dockerd removes containers on its own)."""
+    give_up = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > give_up:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def test_pool_start_recycle_close_leaves_no_containers(docker_client) -> None:
-    sandbox = DockerSandbox(pool_size=2, max_jobs=2).start()
-    assert len(owned(docker_client, sandbox)) == 2
+    sandbox = DockerSandbox(pool_size=2, warm_slots=2, max_jobs=2).start()
+    assert eventually(lambda: len(owned(docker_client, sandbox)) == 2)
     for _ in range(6):
         assert sandbox.run("print(1)").status == "ok"
-    time.sleep(1.0)  # replacements start in the background
+    assert eventually(lambda: sandbox.stats["started"] >= 4)  # replacements start in the background
     assert sandbox.stats["recycled"] >= 2
-    assert len(owned(docker_client, sandbox)) == 2
-    sandbox.close()
+    assert eventually(lambda: len(owned(docker_client, sandbox)) == 2)
+    sandbox.close(wait=True)
     assert owned(docker_client, sandbox) == []
     assert sandbox.run("print(2)").stdout == b"2\n"  # a closed pool restarts on demand
-    sandbox.close()
+    sandbox.close(wait=True)
     assert owned(docker_client, sandbox) == []
+
+
+def test_jobs_start_before_the_whole_pool_is_up(docker_client, monkeypatch) -> None:
+    new_slot = DockerSandbox._new_slot
+    calls = []
+
+    def slow_after_the_first(self):
+        calls.append(1)
+        if len(calls) > 1:
+            time.sleep(3)
+        return new_slot(self)
+
+    monkeypatch.setattr(DockerSandbox, "_new_slot", slow_after_the_first)
+    started = time.monotonic()
+    sandbox = DockerSandbox(pool_size=3, warm_slots=3).start()
+    try:
+        assert sandbox.run("print('early')").stdout == b"early\n"
+        assert time.monotonic() - started < 2.5
+        assert sandbox.stats["started"] == 1
+        assert eventually(lambda: sandbox.stats["started"] == 3)
+    finally:
+        sandbox.close(wait=True)
+    assert owned(docker_client, sandbox) == []
+
+
+def test_pool_starts_warm_slots_and_grows_only_when_jobs_wait(docker_client) -> None:
+    sandbox = DockerSandbox(pool_size=3, warm_slots=1, grow_after=1.0).start()
+    try:
+        quick = [Job(f"print({i})", limits=Limits(timeout=5)) for i in range(12)]
+        assert [r.stdout for r in sandbox.run_batch(quick, max_concurrency=3)] == [
+            b"%d\n" % i for i in range(12)
+        ]
+        assert sandbox.stats["started"] == 1  # short jobs never wait a second for the one slot
+        sleepy = [Job("import time; time.sleep(2.5)", limits=Limits(timeout=5))] * 3
+        started = time.monotonic()
+        assert {r.status for r in sandbox.run_batch(sleepy, max_concurrency=3)} == {"ok"}
+        assert time.monotonic() - started < 6.5  # three at once, not one after the other (7.5 s)
+        assert sandbox.stats["started"] == 3
+    finally:
+        sandbox.close(wait=True)
+
+
+def test_close_without_waiting_returns_at_once_and_dockerd_removes_the_containers(docker_client) -> None:
+    sandbox = DockerSandbox(pool_size=2, warm_slots=2).start()
+    assert eventually(lambda: len(owned(docker_client, sandbox)) == 2)
+    assert sandbox.run("print(1)").status == "ok"
+    started = time.monotonic()
+    sandbox.close()
+    assert time.monotonic() - started < 0.2
+    assert eventually(lambda: owned(docker_client, sandbox) == [])
+
+
+def test_close_ends_a_running_job_and_its_container(docker_client) -> None:
+    sandbox = DockerSandbox(pool_size=1, retries=0).start()
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(sandbox.run("import time; time.sleep(30)", timeout=60))
+    )
+    worker.start()
+    time.sleep(0.5)
+    sandbox.close()
+    worker.join(5)
+    assert not worker.is_alive() and results[0].status == "sandbox_error"
+    assert eventually(lambda: owned(docker_client, sandbox) == [])
+
+
+def test_containers_go_away_when_the_owner_process_dies(docker_client, tmp_path) -> None:
+    # The supervisor's stdin closes with the owner's attach connection, so no sweep is needed.
+    script = (
+        "import sys\nfrom rewardkit.sandbox.docker_backend import DockerSandbox\n"
+        "box = DockerSandbox(pool_size=1).start()\nprint(box.owner, flush=True)\nsys.stdin.read()\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        label = owner.stdout.readline().decode().strip()
+        filters = {"label": f"{OWNER_LABEL}={label}"}
+        assert len(docker_client.containers.list(all=True, sparse=True, filters=filters)) == 1
+    finally:
+        owner.kill()
+        owner.wait()
+    assert eventually(lambda: docker_client.containers.list(all=True, sparse=True, filters=filters) == [])
 
 
 def test_leftovers_of_dead_owners_are_swept(docker_client) -> None:
