@@ -7,6 +7,8 @@ half-written output behind.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import os
 import sys
@@ -99,6 +101,15 @@ def score(
     with Scorer(env, rubric=rubric, timeout=timeout, concurrency=concurrency) as scorer:
         _score_file(scorer, input_path, output_path, total, tally, chunk_size=max(64, 4 * concurrency))
     click.echo(tally.summary(time.perf_counter() - started), err=True)
+    _skip_exit_collections()
+
+
+def _skip_exit_collections() -> None:
+    """At interpreter exit, freeze the heap before the final garbage collections, which would walk every
+    object of every imported module (~70 ms of a ~1 s `score` run). atexit handlers, thread joins and
+    the flushing of files still happen; only unreachable cycles are left to the OS."""
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
 
 
 def _score_file(
