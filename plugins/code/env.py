@@ -41,7 +41,9 @@ class CodeConfig(rk.EnvConfig):
     memory_mb: int = Field(512, ge=32)
     output_bytes: int = Field(1 << 20, ge=1024)
     sandbox: str = "docker"
-    sandbox_options: dict[str, Any] = {}  # e.g. {"pool_size": 4, "packages": ["numpy"]}
+    # e.g. {"pool_size": 4, "packages": ["numpy"]}. Docker: pool_size is the most containers; only
+    # min(pool_size, CPU cores) start up front, more when jobs wait for a slot (see DockerSandbox).
+    sandbox_options: dict[str, Any] = {}
 
 
 class CodeEnv(rk.Environment):
