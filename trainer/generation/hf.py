@@ -1,4 +1,4 @@
-"""Generation with transformers' batched `generate`: runs anywhere, shares the policy's weights (no sync)."""
+"""Generation with the transformers model itself: runs anywhere, shares the policy's weights (no sync)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from rewardkit.trainer.generation.base import Completions, SamplingSpec
+from rewardkit.trainer.generation.sampling import decode
 from rewardkit.trainer.prefix import prefill
 
 
@@ -36,31 +37,15 @@ class TransformersBackend:
         cache = self._shared_prompt_cache(input_ids, attention, n)
         input_ids, attention = input_ids.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
         # A private RNG stream: the draw depends only on (seed, weights), so a resumed run repeats it.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            out = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=attention,
-                do_sample=not spec.greedy,
-                temperature=None if spec.greedy else spec.temperature,
-                top_p=None if spec.greedy else spec.top_p,
-                top_k=None if spec.greedy else spec.top_k,
-                max_new_tokens=spec.max_new_tokens,
-                past_key_values=cache,
-                pad_token_id=self.pad_id,
-                eos_token_id=sorted(self.eos_ids),
-                return_dict_in_generate=True,
-                output_logits=True,
-            )
+        generator = torch.Generator().manual_seed(seed)
+        out = decode(
+            self.model, input_ids, attention, spec, sorted(self.eos_ids), self.pad_id, generator, cache
+        )
         self.model.train(was_training)
-        new = out.sequences[:, input_ids.shape[1] :]
-        temperature = 1.0 if spec.greedy else spec.temperature
-        logits = torch.stack(out.logits, dim=1).float() / temperature
-        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
-        return self._cut(new.tolist(), logprobs.tolist())
+        return self._cut(out.tokens.tolist(), out.logprobs.tolist())
 
     def _shared_prompt_cache(self, input_ids: torch.Tensor, attention: torch.Tensor, n: int) -> Any:
-        """All but each prompt's last token, run once and copied to its n rows; generate feeds the rest."""
+        """All but each prompt's last token, run once and copied to its n rows; decode feeds the rest."""
         if not self.share_prefix or n == 1 or input_ids.shape[1] < 2:
             return None
         _, cache = prefill(self.model, input_ids[:, :-1], attention[:, :-1])
@@ -68,7 +53,7 @@ class TransformersBackend:
         return cache
 
     def _cut(self, rows: list[list[int]], logprobs: list[list[float]]) -> Completions:
-        # Keep tokens up to and including the first EOS; generate pads the rest.
+        # Keep tokens up to and including the first EOS; decode pads the rest.
         ids, lps, truncated = [], [], []
         for row, lp in zip(rows, logprobs, strict=True):
             end = next((i + 1 for i, token in enumerate(row) if token in self.eos_ids), None)

@@ -1,0 +1,104 @@
+"""A lean KV-cached decode loop over a transformers causal LM, for rollouts.
+
+Why not `model.generate`: at the model sizes a CPU run trains, generate's per-token bookkeeping costs as much
+as the forward pass itself (measured: 1.1 ms vs 0.5 ms per token on the 130k-param model, 14.5 vs 11 ms at
+30M). It also folds the checkpoint's own generation_config (repetition_penalty, ...) into the distribution it
+samples from, which the trainer's log-probs would not match. This loop samples exactly from
+softmax(logits / temperature) restricted by top-k / top-p (transformers' own warpers), and returns the
+log-probs of that untruncated tempered distribution, the quantity the trainer computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from rewardkit.trainer.generation.base import SamplingSpec
+from rewardkit.trainer.prefix import positions
+
+
+@dataclass
+class Decoded:
+    tokens: torch.Tensor  # [N, T] sampled ids; `pad_id` after a row's EOS
+    logprobs: torch.Tensor  # [N, T] log-prob of each sampled token under softmax(logits / temperature)
+
+
+@torch.no_grad()
+def decode(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    spec: SamplingSpec,
+    eos_ids: list[int],
+    pad_id: int,
+    generator: torch.Generator,
+    cache: Any = None,
+) -> Decoded:
+    """Sample up to `spec.max_new_tokens` after left-padded prompts; `cache` may hold a prompt prefix."""
+    from transformers import DynamicCache
+
+    cache = cache if cache is not None else DynamicCache(config=model.config)
+    feed = input_ids[:, cache.get_seq_length() :]  # what the cache has not seen yet
+    mask, position = attention_mask, positions(attention_mask)[:, -feed.shape[1] :]
+    eos = torch.tensor(eos_ids, dtype=torch.long)
+    finished = torch.zeros(len(input_ids), dtype=torch.bool)
+    tokens, logprobs = [], []
+    for _ in range(spec.max_new_tokens):
+        out = model(
+            input_ids=feed,
+            attention_mask=mask,
+            position_ids=position,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        token, logp = _sample(out.logits[:, -1].float(), spec, generator)
+        token = token.masked_fill(finished, pad_id)
+        tokens.append(token)
+        logprobs.append(logp.masked_fill(finished, 0.0))
+        finished |= torch.isin(token, eos)
+        if finished.all():
+            break
+        feed = token.unsqueeze(-1)
+        mask = torch.cat([mask, torch.ones_like(feed)], dim=-1)
+        position = position[:, -1:] + 1
+    return Decoded(torch.stack(tokens, dim=1), torch.stack(logprobs, dim=1))
+
+
+def _sample(
+    logits: torch.Tensor, spec: SamplingSpec, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One token per row, and its log-prob under the tempered (untruncated) distribution."""
+    if spec.greedy:
+        token = logits.argmax(-1)
+        return token, torch.log_softmax(logits, -1).gather(-1, token.unsqueeze(-1)).squeeze(-1)
+    logits = logits / spec.temperature
+    logp = torch.log_softmax(logits, -1)
+    token = _inverse_cdf_draw(torch.softmax(_truncate(logits, spec), -1), generator)
+    return token, logp.gather(-1, token.unsqueeze(-1)).squeeze(-1)
+
+
+def _inverse_cdf_draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """An exact draw from each row of `probs` with one uniform number per row.
+
+    torch.multinomial (and Gumbel / exponential noise) draw a random number per vocabulary entry, which on
+    CPU costs more than a small model's forward pass. The first index whose cumulative probability exceeds
+    u * total has a non-zero probability, so truncated (zero) tokens are never drawn.
+    """
+    cdf = probs.double().cumsum(-1)
+    total = cdf[:, -1:]
+    uniform = torch.rand(total.shape, generator=generator, dtype=torch.float64)
+    target = torch.minimum(uniform * total, total * (1 - 1e-12))  # u * total may round up to total
+    return torch.searchsorted(cdf, target, right=True).squeeze(-1)
+
+
+def _truncate(logits: torch.Tensor, spec: SamplingSpec) -> torch.Tensor:
+    from transformers import TopKLogitsWarper, TopPLogitsWarper
+
+    if spec.top_k:
+        logits = TopKLogitsWarper(spec.top_k)(None, logits)
+    if spec.top_p < 1.0:
+        logits = TopPLogitsWarper(spec.top_p)(None, logits)
+    return logits
