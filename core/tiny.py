@@ -1,4 +1,6 @@
-"""Tiny Qwen2-architecture models built locally, so examples and tests run offline on a fresh machine.
+"""Tiny Qwen2-architecture models built locally, so examples, tests and dev servers run offline.
+
+Used by the trainer (`model.path: tiny://...`, the quickstart) and by the judge's local vLLM server.
 
 `tiny://qwen2?hidden=64&layers=2` names a model by its shape; it is built once (deterministically from
 `seed`) into a cache folder and then loaded like any Hugging Face directory, by transformers and by vLLM.
