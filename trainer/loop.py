@@ -74,6 +74,8 @@ class GRPOTrainer:
         checkpoint = ckpt.find_checkpoint(resume) if resume else None
         state = ckpt.load_state(checkpoint) if checkpoint else None
         self.models = load_models(config.model, config.grpo.beta, weights_dir=checkpoint)
+        if self.models.reference is not None:  # not an accelerate-prepared module: place it ourselves
+            self.models.reference.to(self.accelerator.device)
         self.tokenizer = self.models.tokenizer
         self.slots = build_slots(config.environments, host, environments)
         self.source = PromptSource([(s.key, s.samples, s.weight) for s in self.slots], config.seed)
@@ -247,13 +249,13 @@ class GRPOTrainer:
         self, batch: RolloutBatch, rows: torch.Tensor, first: bool, norm: Normalizer
     ) -> dict[str, float]:
         grpo, cfg = self.config.grpo, self.config
-        mb = batch.rows(rows)
+        mb = batch.rows(rows).to(self.accelerator.device)
         share = cfg.share_prompt_prefix
         logp, ent = forward_logprobs(self.model, mb, cfg.generation.temperature, True, share)
         if first:
             old = logp.detach()  # the weights have not moved yet in this rollout: no extra forward pass
             if batch.old_logp is not None:
-                batch.old_logp[rows, : old.shape[1]] = old
+                batch.old_logp[rows, : old.shape[1]] = old.to(batch.old_logp.device)
         else:
             assert mb.old_logp is not None
             old = mb.old_logp
@@ -315,11 +317,14 @@ class GRPOTrainer:
     @torch.no_grad()
     def _reference_logprobs(self, batch: RolloutBatch) -> torch.Tensor:
         temperature, share = self.config.generation.temperature, self.config.share_prompt_prefix
+        on_device = batch.to(self.accelerator.device)
         if self.models.reference is not None:
-            return forward_logprobs(self.models.reference, batch, temperature, share_prefix=share)[0]
-        policy = self._unwrapped()
-        with policy.disable_adapter():  # LoRA: the base model without the adapter is the reference
-            return forward_logprobs(policy, batch, temperature, share_prefix=share)[0]
+            logp = forward_logprobs(self.models.reference, on_device, temperature, share_prefix=share)[0]
+        else:
+            policy = self._unwrapped()
+            with policy.disable_adapter():  # LoRA: the base model without the adapter is the reference
+                logp = forward_logprobs(policy, on_device, temperature, share_prefix=share)[0]
+        return logp.cpu()
 
     def _local(self, prompts: list[Prompt]) -> list[Prompt]:
         """This process's share of the step's prompts (all processes draw the same global batch)."""
@@ -334,7 +339,10 @@ class GRPOTrainer:
         return slice(rank * count, (rank + 1) * count)
 
     def _gather(self, tensor: torch.Tensor) -> torch.Tensor:
-        return self.accelerator.gather(tensor) if self.accelerator.num_processes > 1 else tensor
+        if self.accelerator.num_processes == 1:
+            return tensor
+        # NCCL gathers device tensors only; the bookkeeping that uses the result stays on the CPU.
+        return self.accelerator.gather(tensor.to(self.accelerator.device)).cpu()
 
     # -- reporting and saving ----------------------------------------------------------------------
     def _tracker(self) -> Tracker:

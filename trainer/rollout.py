@@ -33,6 +33,14 @@ class RolloutBatch:
     def completion_width(self) -> int:
         return self.input_ids.shape[1] - self.prompt_width
 
+    def to(self, device: torch.device) -> RolloutBatch:
+        """The same batch with every tensor on `device` (rollouts are assembled on the CPU)."""
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in moved.items():
+            if isinstance(value, torch.Tensor):
+                moved[name] = value.to(device, non_blocking=True)
+        return RolloutBatch(**moved)
+
     def rows(self, index: slice | torch.Tensor) -> RolloutBatch:
         """A micro-batch: the rows in `index`, with completion columns that are padding everywhere trimmed."""
         width = int(self.completion_mask[index].sum(-1).max().item()) if len(self) else 0

@@ -31,7 +31,8 @@ class TransformersBackend:
 
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
-        input_ids, attention = left_pad(prompts, self.pad_id)
+        device = self.model.device
+        input_ids, attention = (t.to(device) for t in left_pad(prompts, self.pad_id))
         was_training = self.model.training
         self.model.eval()  # dropout off while sampling
         cache = self._shared_prompt_cache(input_ids, attention, n)

@@ -42,8 +42,8 @@ def decode(
     cache = cache if cache is not None else DynamicCache(config=model.config)
     feed = input_ids[:, cache.get_seq_length() :]  # what the cache has not seen yet
     mask, position = attention_mask, positions(attention_mask)[:, -feed.shape[1] :]
-    eos = torch.tensor(eos_ids, dtype=torch.long)
-    finished = torch.zeros(len(input_ids), dtype=torch.bool)
+    eos = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)
+    finished = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
     tokens, logprobs = [], []
     for _ in range(spec.max_new_tokens):
         out = model(
@@ -89,7 +89,8 @@ def _inverse_cdf_draw(probs: torch.Tensor, generator: torch.Generator) -> torch.
     """
     cdf = probs.double().cumsum(-1)
     total = cdf[:, -1:]
-    uniform = torch.rand(total.shape, generator=generator, dtype=torch.float64)
+    # Drawn on the CPU generator wherever the model runs: the same seed gives the same draws.
+    uniform = torch.rand(total.shape, generator=generator, dtype=torch.float64).to(cdf.device)
     target = torch.minimum(uniform * total, total * (1 - 1e-12))  # u * total may round up to total
     return torch.searchsorted(cdf, target, right=True).squeeze(-1)
 
