@@ -92,8 +92,10 @@ def test_identical_requests_in_a_group_are_sent_once(vllm_server: Any) -> None:
 
 def test_request_timeouts_are_retried_then_reported(vllm_server: Any) -> None:
     backend = {"timeout": 0.005, "max_retries": 1, "backoff_initial": 0.01}
-    # ignore_eos: the random model generates to the end of its 512-token context, far beyond a 5 ms deadline
-    sampling = {"max_tokens": 400, "extra_body": {"ignore_eos": True}}
+    # min_tokens: 1200 tokens whatever the model emits (ignore_eos alone still stops at the generation
+    # config's other stop ids); with the ~600-token prompt that stays inside the 2048-token context. Over a
+    # second of decoding, so the 5 ms deadline fires even if this process's event loop is starved a while.
+    sampling = {"max_tokens": 1200, "extra_body": {"ignore_eos": True, "min_tokens": 1200}}
     settings = values(vllm_server, backend=backend, sampling=sampling, exact_match_shortcut=False)
     judge = Judge(JudgeSettings.model_validate(settings))
     [result] = score(judge, samples(1), ["a long one"])
