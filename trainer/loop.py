@@ -250,8 +250,8 @@ class GRPOTrainer:
     ) -> dict[str, float]:
         grpo, cfg = self.config.grpo, self.config
         mb = batch.rows(rows).to(self.accelerator.device)
-        share = cfg.share_prompt_prefix
-        logp, ent = forward_logprobs(self.model, mb, cfg.generation.temperature, True, share)
+        temperature, share = cfg.generation.temperature, cfg.share_prompt_prefix
+        logp, ent = forward_logprobs(self.model, mb, temperature, with_entropy=True, share_prefix=share)
         if first:
             old = logp.detach()  # the weights have not moved yet in this rollout: no extra forward pass
             if batch.old_logp is not None:

@@ -35,11 +35,11 @@ class RolloutBatch:
 
     def to(self, device: torch.device) -> RolloutBatch:
         """The same batch with every tensor on `device` (rollouts are assembled on the CPU)."""
-        moved = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name, value in moved.items():
-            if isinstance(value, torch.Tensor):
-                moved[name] = value.to(device, non_blocking=True)
-        return RolloutBatch(**moved)
+        values: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            values[f.name] = value.to(device) if torch.is_tensor(value) else value
+        return RolloutBatch(**values)
 
     def rows(self, index: slice | torch.Tensor) -> RolloutBatch:
         """A micro-batch: the rows in `index`, with completion columns that are padding everywhere trimmed."""
