@@ -54,4 +54,9 @@ def make_backend(config: TrainConfig, model: Any, tokenizer: Any, model_dir: str
         return VllmBackend(model_dir, tokenizer, config.generation.vllm, config.model.dtype, config.seed)
     from rewardkit.trainer.generation.hf import TransformersBackend
 
-    return TransformersBackend(model, tokenizer, share_prefix=config.share_prompt_prefix)
+    return TransformersBackend(
+        model,
+        tokenizer,
+        share_prefix=config.share_prompt_prefix,
+        packed_cpu_weights=config.generation.packed_cpu_weights,
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
 
 from rewardkit.trainer.generation.base import Completions, SamplingSpec
+from rewardkit.trainer.generation.packed import packed_linears
 from rewardkit.trainer.generation.sampling import decode
 from rewardkit.trainer.prefix import prefill
 
@@ -14,9 +16,12 @@ from rewardkit.trainer.prefix import prefill
 class TransformersBackend:
     name = "transformers"
 
-    def __init__(self, model: Any, tokenizer: Any, share_prefix: bool = True) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, share_prefix: bool = True, packed_cpu_weights: bool = True
+    ) -> None:
         self.model = model
         self.share_prefix = share_prefix
+        self.packed_cpu_weights = packed_cpu_weights
         self.pad_id = int(tokenizer.pad_token_id)
         eos = model.generation_config.eos_token_id
         if eos is None:
@@ -35,13 +40,15 @@ class TransformersBackend:
         input_ids, attention = (t.to(device) for t in left_pad(prompts, self.pad_id))
         was_training = self.model.training
         self.model.eval()  # dropout off while sampling
-        cache = self._shared_prompt_cache(input_ids, attention, n)
-        input_ids, attention = input_ids.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
-        # A private RNG stream: the draw depends only on (seed, weights), so a resumed run repeats it.
-        generator = torch.Generator().manual_seed(seed)
-        out = decode(
-            self.model, input_ids, attention, spec, sorted(self.eos_ids), self.pad_id, generator, cache
-        )
+        packed = packed_linears(self.model) if self.packed_cpu_weights else contextlib.nullcontext()
+        with packed:
+            cache = self._shared_prompt_cache(input_ids, attention, n)
+            input_ids, attention = input_ids.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
+            # A private RNG stream: the draw depends only on (seed, weights), so a resumed run repeats it.
+            generator = torch.Generator().manual_seed(seed)
+            out = decode(
+                self.model, input_ids, attention, spec, sorted(self.eos_ids), self.pad_id, generator, cache
+            )
         self.model.train(was_training)
         return self._cut(out.tokens.tolist(), out.logprobs.tolist())
 

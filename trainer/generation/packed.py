@@ -1,0 +1,69 @@
+"""Linear layers on oneDNN-packed weight copies while the policy decodes on a CPU in float32.
+
+Why: a decode step multiplies a handful of rows (the batch) by every weight matrix of the model. At that
+shape MKL's sgemm, torch's default CPU path, reaches about half the throughput of oneDNN with the weight
+reordered into its blocked layout (2 cores, 16 x 512 by 512 x 1024: 61 vs 120 GFLOP/s; a 30M-param model's
+16 x 32-token rollout took 0.80 s before and 0.57 s after, the reordering included). Reordering costs about
+0.5 ms per MB of weights, once per rollout. Small matrices keep the default path: there the per-call
+overhead outweighs the faster kernel.
+The products agree with the default path to float32 rounding (a few 1e-6 relative).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from functools import partial
+
+import torch
+
+MIN_ENTRIES = 1 << 16  # below this many weight entries the default path was as fast or faster
+# The batch oneDNN tunes its blocking for. Measured: packed for 64 rows, 16 to 512 rows all ran within 10 % of
+# their own best (packed for 1 row, 16 rows ran at half speed).
+ROWS_HINT = 64
+
+
+def available() -> bool:
+    ops = torch.ops.mkldnn
+    return (
+        torch.backends.mkldnn.is_available()
+        and hasattr(ops, "_reorder_linear_weight")
+        and hasattr(ops, "_linear_pointwise")
+    )
+
+
+def _eligible(module: torch.nn.Module) -> bool:
+    weight = getattr(module, "weight", None)
+    return (
+        type(module) is torch.nn.Linear
+        and weight is not None
+        and weight.device.type == "cpu"
+        and weight.dtype == torch.float32
+        and weight.numel() >= MIN_ENTRIES
+    )
+
+
+@contextlib.contextmanager
+def packed_linears(model: torch.nn.Module) -> Iterator[int]:
+    """Within the block, the model's large CPU float32 `nn.Linear` layers run on packed weight copies.
+
+    Inference only: the packed call has no autograd. The copies are made on entry, because an optimizer
+    step updates weights in place without any trace a cache could check (the fused AdamW does not even
+    move the tensors' version counters). Yields how many layers run packed.
+    """
+    linears = [m for m in model.modules() if _eligible(m)] if available() else []
+    with torch.no_grad():
+        for module in linears:
+            packed = torch.ops.mkldnn._reorder_linear_weight(module.weight.detach(), ROWS_HINT)
+            module.forward = partial(_packed_linear, packed, module.bias)
+    try:
+        yield len(linears)
+    finally:
+        for module in linears:
+            module.__dict__.pop("forward", None)
+
+
+def _packed_linear(weight: torch.Tensor, bias: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    rows = x.reshape(-1, x.shape[-1])
+    out = torch.ops.mkldnn._linear_pointwise(rows, weight, bias, "none", [], "")
+    return out.view(*x.shape[:-1], out.shape[-1])
