@@ -2,6 +2,12 @@
 
 One broken plugin never stops the others: its import error, typo'd hook, name clash or API mismatch is
 recorded against its distribution and entry point, and shown by `rewardkit plugins`.
+
+The process-wide host (`get_host()`) finds the entry points at once but imports plugins when they are
+needed: a lookup by name loads plugins in the fixed order until the name is registered, and reading a
+whole registry (`plugins`, `environments`, ...) loads them all. The first plugin in that order to
+register a name owns it either way, so a lookup answers what a full load would; `rewardkit score ENV`
+just skips importing the plugins it does not use.
 """
 
 from __future__ import annotations
@@ -98,41 +104,85 @@ class PluginHost:
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.plugins: dict[str, PluginInfo] = {}
-        self.environments: dict[str, EnvEntry] = {}
-        self.rewards: dict[str, RewardSpec] = {}
-        self.sandboxes: dict[str, SandboxEntry] = {}
+        self._plugins: dict[str, PluginInfo] = {}
+        self._environments: dict[str, EnvEntry] = {}
+        self._rewards: dict[str, RewardSpec] = {}
+        self._sandboxes: dict[str, SandboxEntry] = {}
+        self._pending: list[md.EntryPoint] = []  # found, not loaded yet; in load order
+        self._allowed: set[str] | None = None
+        # Reentrant: a plugin's import or hook may itself look something up.
+        self._loading = threading.RLock()
+
+    # -- registries (reading one loads every pending plugin) ------------------------------------------
+    @property
+    def plugins(self) -> dict[str, PluginInfo]:
+        return self._loaded(self._plugins)
+
+    @property
+    def environments(self) -> dict[str, EnvEntry]:
+        return self._loaded(self._environments)
+
+    @property
+    def rewards(self) -> dict[str, RewardSpec]:
+        return self._loaded(self._rewards)
+
+    @property
+    def sandboxes(self) -> dict[str, SandboxEntry]:
+        return self._loaded(self._sandboxes)
+
+    def _loaded(self, registry: dict[str, Any]) -> dict[str, Any]:
+        with self._loading:
+            while self._load_next():
+                pass
+        return registry
 
     # -- loading -----------------------------------------------------------------------------------
     def load_entry_points(self, allow: Iterable[str] | None = None) -> PluginHost:
-        allowed = set(allow) if allow is not None else _allowed_from_env()
-        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_bundled_first):
-            info = PluginInfo(ep.name, ep.value, *_dist_of(ep))
-            if ep.name in self.plugins:
-                info.errors.append(
-                    f"entry point name {ep.name!r} is already used by "
-                    f"{self.plugins[ep.name].origin}; it was not loaded"
-                )
-                self.plugins[f"{ep.name}@{info.distribution}"] = info
-                continue
-            self.plugins[ep.name] = info
-            if allowed is not None and ep.name not in allowed:
-                info.disabled = True
-                continue
-            try:
-                plugin = ep.load()
-            except Exception as error:
-                info.errors.append(f"import failed: {type(error).__name__}: {error}")
-                continue
-            self._register(info, plugin)
+        """Find and load every installed plugin now."""
+        self.discover_entry_points(allow)
+        self._loaded(self._plugins)
         return self
+
+    def discover_entry_points(self, allow: Iterable[str] | None = None) -> PluginHost:
+        """Find the installed plugins; each is loaded when a lookup or a registry read needs it."""
+        with self._loading:
+            self._allowed = set(allow) if allow is not None else _allowed_from_env()
+            eps = sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_bundled_first)
+            self._pending.extend(eps)
+        return self
+
+    def _load_next(self) -> bool:
+        """Load the next pending plugin (the caller holds `_loading`). False when none is left."""
+        if not self._pending:
+            return False
+        ep = self._pending.pop(0)
+        info = PluginInfo(ep.name, ep.value, *_dist_of(ep))
+        if ep.name in self._plugins:
+            info.errors.append(
+                f"entry point name {ep.name!r} is already used by "
+                f"{self._plugins[ep.name].origin}; it was not loaded"
+            )
+            self._plugins[f"{ep.name}@{info.distribution}"] = info
+            return True
+        self._plugins[ep.name] = info
+        if self._allowed is not None and ep.name not in self._allowed:
+            info.disabled = True
+            return True
+        try:
+            plugin = ep.load()
+        except Exception as error:
+            info.errors.append(f"import failed: {type(error).__name__}: {error}")
+            return True
+        self._register(info, plugin)
+        return True
 
     def add_plugin(self, name: str, plugin: object, distribution: str | None = None) -> PluginInfo:
         """Register an in-process plugin object (tests, notebooks). Same checks as entry points."""
         module = getattr(plugin, "__name__", type(plugin).__name__)
         info = PluginInfo(name, module, distribution)
-        self.plugins[name] = info
-        self._register(info, plugin)
+        with self._loading:
+            self._plugins[name] = info
+            self._register(info, plugin)
         return info
 
     def _register(self, info: PluginInfo, plugin: object) -> None:
@@ -173,14 +223,14 @@ class PluginHost:
                 raise PluginError(problem)
             aliases = tuple(aliases)
             for name in (env_cls.name, *aliases):
-                if name in self.environments:
-                    owner = self.plugins[self.environments[name].plugin].origin
+                if name in self._environments:
+                    owner = self._plugins[self._environments[name].plugin].origin
                     info.errors.append(
                         f"environment {name!r} is already registered by {owner}; "
                         "rename it or uninstall one of the two"
                     )
                     continue
-                self.environments[name] = EnvEntry(env_cls, info.name, aliases)
+                self._environments[name] = EnvEntry(env_cls, info.name, aliases)
                 info.environments.append(name)
 
         return register
@@ -201,12 +251,12 @@ class PluginHost:
                 raise PluginError(
                     f"reward {name!r}: reward_range must be finite (low, high), got {reward_range}"
                 )
-            if name in self.rewards:
-                owner = self.plugins[self.rewards[name].plugin].origin
+            if name in self._rewards:
+                owner = self._plugins[self._rewards[name].plugin].origin
                 info.errors.append(f"reward {name!r} is already registered by {owner}; rename it")
                 return
             doc = description or (inspect.getdoc(fn) or "").split("\n")[0]
-            self.rewards[name] = RewardSpec(name, fn, info.name, (low, high), doc)
+            self._rewards[name] = RewardSpec(name, fn, info.name, (low, high), doc)
             info.rewards.append(name)
 
         return register
@@ -215,18 +265,18 @@ class PluginHost:
         def register(name: str, factory: Callable[..., Any]) -> None:
             if not isinstance(name, str) or not name or not callable(factory):
                 raise PluginError(f"register(name, factory) needs a name and a callable, got {name!r}")
-            if name in self.sandboxes:
-                owner = self.plugins[self.sandboxes[name].plugin].origin
+            if name in self._sandboxes:
+                owner = self._plugins[self._sandboxes[name].plugin].origin
                 info.errors.append(f"sandbox {name!r} is already registered by {owner}; rename it")
                 return
-            self.sandboxes[name] = SandboxEntry(name, factory, info.name)
+            self._sandboxes[name] = SandboxEntry(name, factory, info.name)
             info.sandboxes.append(name)
 
         return register
 
     def add_commands(self, cli: Any) -> None:
         """Let each plugin add subcommands to the click group; record which ones each added."""
-        for info in self.plugins.values():
+        for info in list(self.plugins.values()):
             plugin = self.pm.get_plugin(info.name)
             if plugin is None:
                 continue
@@ -234,24 +284,27 @@ class PluginHost:
             self._call(info, plugin, "register_commands", cli=cli)
             info.commands.extend(sorted(set(cli.commands) - before))
 
-    # -- lookups -----------------------------------------------------------------------------------
+    # -- lookups (load plugins in order until the name is registered) ---------------------------------
     def environment(self, name: str) -> EnvEntry:
-        if name not in self.environments:
-            raise UnknownNameError("environment", name, self.environments) from None
-        return self.environments[name]
+        return self._lookup("environment", self._environments, name)
 
     def reward(self, name: str) -> RewardSpec:
-        if name not in self.rewards:
-            raise UnknownNameError("reward", name, self.rewards) from None
-        return self.rewards[name]
+        return self._lookup("reward", self._rewards, name)
 
     def sandbox(self, name: str) -> SandboxEntry:
-        if name not in self.sandboxes:
-            raise UnknownNameError("sandbox", name, self.sandboxes) from None
-        return self.sandboxes[name]
+        return self._lookup("sandbox", self._sandboxes, name)
+
+    def _lookup(self, kind: str, registry: dict[str, Any], name: str) -> Any:
+        with self._loading:
+            while name not in registry and self._load_next():
+                pass
+        if name not in registry:
+            raise UnknownNameError(kind, name, registry) from None
+        return registry[name]
 
     def plugin_of(self, env_name: str) -> PluginInfo:
-        return self.plugins[self.environment(env_name).plugin]
+        owner = self.environment(env_name).plugin  # loaded by the lookup
+        return self._plugins[owner]
 
     def load_errors(self) -> list[str]:
         return [f"{info.origin}: {error}" for info in self.plugins.values() for error in info.errors]
@@ -283,8 +336,11 @@ def _dist_of(ep: md.EntryPoint) -> tuple[str | None, str | None]:
     return (dist.name, dist.version) if dist is not None else (None, None)
 
 
-def _bundled_first(ep: md.EntryPoint) -> tuple[bool, str]:
-    return (_dist_of(ep)[0] != "rewardkit", ep.name)
+def _bundled_first(ep: md.EntryPoint) -> tuple[bool, bool, str]:
+    """Load order: rewardkit's own plugins (so a third-party name clash never displaces one), the sandbox
+    backends first among them (environments that run code look them up in their setup), then by name."""
+    bundled = _dist_of(ep)[0] == "rewardkit"
+    return (not bundled, not (bundled and ep.name == "sandbox"), ep.name)
 
 
 _host: PluginHost | None = None
@@ -292,11 +348,11 @@ _host_lock = threading.Lock()
 
 
 def get_host() -> PluginHost:
-    """The process-wide host, loaded from installed entry points on first use."""
+    """The process-wide host over the installed entry points; plugins load as lookups need them."""
     global _host
     with _host_lock:
         if _host is None:
-            _host = PluginHost().load_entry_points()
+            _host = PluginHost().discover_entry_points()
         return _host
 
 

@@ -7,7 +7,6 @@ import sys
 import click
 
 from rewardkit.cli.options import build_environment, set_option
-from rewardkit.testing.contract import check_environment
 
 
 @click.command()
@@ -22,6 +21,8 @@ def check(
     name: str, overrides: tuple[str, ...], split: str | None, n_samples: int, timeout: float | None
 ) -> None:
     """Run the environment contract (dataset, gold answer, adversarial inputs, determinism) on NAME."""
+    from rewardkit.testing.contract import check_environment  # not imported by the other commands
+
     env = build_environment(name, overrides)
     report = check_environment(env, split=split, n_samples=n_samples, timeout=timeout, raise_on_failure=False)
     click.echo(report.summary())

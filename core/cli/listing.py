@@ -6,8 +6,6 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from rewardkit.environment import Environment, EnvMetadata
 from rewardkit.errors import RewardkitError
@@ -18,11 +16,18 @@ from rewardkit.host import EnvEntry, PluginHost, get_host
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def plugins(as_json: bool) -> None:
     """Every installed plugin: distribution, version, what it registered, load errors."""
+    # The CLI adds plugins' commands when it lists its commands (see RewardkitGroup): do it, so each
+    # plugin's row shows the commands it added.
+    root = click.get_current_context().find_root()
+    if isinstance(root.command, click.Group):
+        root.command.list_commands(root)
     host = get_host()
     rows = [info.to_dict() for info in host.plugins.values()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    from rich.table import Table  # rich costs ~50 ms to import; only the tables need it
+
     table = Table(
         "plugin", "distribution", "version", "status", "registered", "errors", title="rewardkit plugins"
     )
@@ -40,7 +45,7 @@ def plugins(as_json: bool) -> None:
             "\n".join(registered) or "-",
             "\n".join(row["errors"]) or "-",
         )
-    Console(width=200).print(table)
+    _print(table)
 
 
 @click.group(invoke_without_command=True)
@@ -55,6 +60,8 @@ def envs(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     table = Table(
         "environment",
         "plugin",
@@ -74,7 +81,7 @@ def envs(ctx: click.Context, as_json: bool) -> None:
             ", ".join(row["needs"]) or "-",
             row["description"],
         )
-    Console(width=200).print(table)
+    _print(table)
 
 
 @envs.command("show")
@@ -86,6 +93,12 @@ def show(name: str) -> None:
     row = _env_row(host, name, entry)
     row["config_schema"] = entry.cls.Config.model_json_schema()
     click.echo(json.dumps(row, indent=2, default=str))
+
+
+def _print(table: Any) -> None:
+    from rich.console import Console
+
+    Console(width=200).print(table)
 
 
 def _env_row(host: PluginHost, name: str, entry: EnvEntry) -> dict[str, Any]:

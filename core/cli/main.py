@@ -14,7 +14,27 @@ from rewardkit.host import get_host
 
 
 class RewardkitGroup(click.Group):
-    """Turns expected errors (bad config, unknown names, bad input) into one line and exit status 2."""
+    """Turns expected errors (bad config, unknown names, bad input) into one line and exit status 2.
+
+    Plugins' commands are added when a name is not a core command, or when the commands are listed:
+    running a core command (`score`) then imports no plugin it does not use."""
+
+    _commands_from: Any = None  # the host whose plugins' commands were added
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._add_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def _add_plugin_commands(self) -> None:
+        host = get_host()
+        if self._commands_from is not host:
+            self._commands_from = host
+            host.add_commands(self)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -35,5 +55,4 @@ for _module in (listing, score, check, scaffold):
 
 
 def main(argv: list[str] | None = None) -> None:
-    get_host().add_commands(cli)
     cli.main(args=argv, prog_name="rewardkit")

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rewardkit.cli.options import build_environment, set_option
 from rewardkit.errors import RewardkitError
@@ -191,7 +189,28 @@ def _count_lines(path: Path) -> int:
         raise InputError(f"cannot read --input {path}: {error.strerror}") from None
 
 
-def _progress(total: int) -> Progress:
+class _NoProgress:
+    """What `_progress` gives when stderr is no terminal: no bar to draw, so rich (~50 ms) is not imported."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: int) -> int:
+        return 0
+
+    def advance(self, task: int, advance: int) -> None:
+        return None
+
+
+def _progress(total: int) -> Any:
+    if not sys.stderr.isatty():
+        return _NoProgress()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -199,7 +218,6 @@ def _progress(total: int) -> Progress:
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
-        disable=not sys.stderr.isatty(),
     )
 
 

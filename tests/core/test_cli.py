@@ -156,3 +156,28 @@ def test_console_script_runs_with_real_entry_points(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text())["score"] == 1.0
+
+
+def test_score_to_a_pipe_does_not_import_rich(tmp_path):
+    # rich only draws the progress bar on a terminal; importing it costs ~50 ms of every `score` run.
+    source = write_rows(tmp_path / "in.jsonl", [{"completion": "a b c", "answer": 3}])
+    argv = ["score", "wordcount", "--input", str(source), "--output", str(tmp_path / "o")]
+    probe = (
+        "import sys\nfrom rewardkit.cli.main import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "print('rich' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", done.stdout + done.stderr
+    assert json.loads((tmp_path / "o").read_text())["score"] == 1.0
+
+
+def test_plugin_commands_run_and_are_listed_against_their_plugin():
+    from rewardkit.host import reset_host
+
+    reset_host()
+    assert run("sandbox", "tag").stdout.startswith("rewardkit-sandbox:")
+    plugins = {row["name"]: row for row in json.loads(run("plugins", "--json").stdout)}
+    assert plugins["sandbox"]["commands"] == ["sandbox"]
+    assert "train" in plugins["trainer"]["commands"]
+    assert {"sandbox", "train", "score"} <= set(cli.list_commands(None))

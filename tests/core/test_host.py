@@ -126,3 +126,56 @@ def test_aliases_resolve_to_the_same_class(echo_host):
 def test_registered_rewards_are_attributed(echo_host):
     assert echo_host.reward("test.short").plugin == "echo"
     assert echo_host.reward("test.exact").description.startswith("Sync registered reward")
+
+
+def discover() -> PluginHost:
+    return PluginHost().discover_entry_points()
+
+
+def test_a_lookup_loads_plugins_only_up_to_the_owner_and_a_listing_loads_the_rest(make_dist):
+    # "zz_late" sorts after "good": a lookup of "good" never imports it; reading the registry does.
+    make_dist(
+        "rewardkit-lazy",
+        {"good_mod": GOOD, "late_mod": "raise RuntimeError('imported too early')\n"},
+        {"good": "good_mod", "zz_late": "late_mod"},
+    )
+    host = discover()
+    assert host.environment("good").plugin == "good"
+    assert "zz_late" not in host._plugins
+    assert "imported too early" in host.plugins["zz_late"].errors[0]
+    assert host.plugins["good"].status == "ok"
+
+
+def test_a_lookup_gives_the_owner_a_full_load_gives(make_dist):
+    make_dist(
+        "rewardkit-twins",
+        {"first_mod": GOOD, "second_mod": GOOD},
+        {"a_first": "first_mod", "b_second": "second_mod"},
+    )
+    lazy, full = discover(), load()
+    assert lazy.environment("good").plugin == full.environment("good").plugin == "a_first"
+    # the clash is still recorded against the second plugin once everything is loaded
+    assert "'good' is already registered" in lazy.plugins["b_second"].errors[0]
+
+
+def test_an_unknown_name_loads_everything_before_it_is_refused(make_dist):
+    make_dist("rewardkit-good", {"good_mod": GOOD}, {"zz_good": "good_mod"})
+    with pytest.raises(rk.UnknownNameError) as caught:
+        discover().environment("goood")
+    assert "Did you mean 'good'?" in str(caught.value)
+
+
+def test_lazy_lookups_keep_the_allow_list(make_dist, monkeypatch):
+    make_dist("rewardkit-good", {"good_mod": GOOD}, {"good": "good_mod"})
+    monkeypatch.setenv("REWARDKIT_PLUGINS", "wordcount")
+    host = discover()
+    with pytest.raises(rk.UnknownNameError):
+        host.environment("good")
+    assert host.plugins["good"].status == "disabled"
+    assert host.environment("wordcount").plugin == "wordcount"
+
+
+def test_sandbox_backends_load_before_the_bundled_environments():
+    host = discover()
+    assert host.sandbox("docker").plugin == "sandbox"
+    assert set(host._plugins) == {"sandbox"}
