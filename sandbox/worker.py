@@ -8,8 +8,9 @@ trusted}. Response: {status, exit_code, stdout, stderr (base64), duration, trunc
 stdin, between jobs or during one, ends the supervisor and with it the container (the host closed the
 pool or died).
 
-Per job: fork -> setsid -> pipes -> rlimits -> drop to uid 65534 -> run the code (in the forked,
-pre-warmed interpreter for mode "fork", or a fresh `python3 -I` for mode "exec"). Afterwards every other
+Per job: a process forked before the request arrives (setsid -> pipes -> drop to uid 65534 -> empty job
+dir) reads the request -> rlimits -> files -> runs the code (in the forked, pre-warmed interpreter for
+mode "fork", or a fresh `python3 -I` for mode "exec"). Afterwards every other
 process in the container is SIGKILLed (we are PID 1 with CAP_KILL) and /tmp and /dev/shm are wiped, so
 nothing of one job is visible to the next. The job cannot write to our stdout: it runs as another uid.
 """
@@ -60,8 +61,12 @@ def set_limits(req):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def child(req, fds, program=None):
-    """Runs in the forked child: never returns. `program` is the supervisor's compile of trusted code."""
+REQUEST_FD = 3  # in the job process: the pipe its request arrives on
+
+
+def child(fds, request_fd):
+    """Runs in the forked job process: never returns. Everything up to reading the request is the same
+    for every job, so it runs before the request exists (see ReadyChild)."""
     code = 1
     try:
         signal.set_wakeup_fd(-1)
@@ -69,24 +74,63 @@ def child(req, fds, program=None):
         os.setsid()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
-        os.closerange(3, 4096)
+        os.dup2(request_fd, REQUEST_FD)
+        os.closerange(REQUEST_FD + 1, 4096)
         write_file("/proc/self/oom_score_adj", b"1000")  # the cgroup OOM killer picks the job
-        set_limits(req)
         os.setgroups([])
         os.setgid(JOB_UID)
         os.setuid(JOB_UID)
         with contextlib.suppress(FileExistsError):
             os.mkdir(JOB_DIR, 0o700)
         os.chdir(JOB_DIR)
+        req = json.loads(read_all(REQUEST_FD))
+        os.close(REQUEST_FD)
+        set_limits(req)  # lowering limits needs no privilege
         for name, data in (req.get("files") or {}).items():
             write_job_file(name, base64.b64decode(data))
         write_file("main.py", req["code"].encode())
         if req.get("mode") == "exec":
             os.execve(sys.executable, [sys.executable, "-I", "main.py"], JOB_ENV)
-        code = run_in_process(req["code"], program)
+        code = run_in_process(req["code"], trusted_program(req))
     except BaseException:
         code = 1
     os._exit(code)
+
+
+def read_all(fd):
+    chunks = []
+    while chunk := os.read(fd, READ_CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class ReadyChild:
+    """The next job's process, forked before its request arrives (while the host reads the last result):
+    it leaves the session, drops to the job uid, enters the empty job directory and blocks reading
+    REQUEST_FD. The fork and that setup (~1.5 ms) are then off the job's latency. It is forked after the
+    previous job's processes were killed and its files wiped, so it inherits nothing of that job."""
+
+    def __init__(self):
+        pipes = [os.pipe(), os.pipe(), os.pipe()]
+        request_r, self.request_w = os.pipe()
+        sys.stdout.flush()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self.request_w)
+            child((pipes[0][0], pipes[1][1], pipes[2][1]), request_r)
+        for fd in (pipes[0][0], pipes[1][1], pipes[2][1], request_r):
+            os.close(fd)
+        self.stdin_w = pipes[0][1]
+        self.readers = {pipes[1][0]: 1, pipes[2][0]: 2}
+
+    def hand_over(self, body):
+        """Send the request (the host's JSON, as received). The child reads it all, so this returns.
+        Should the child be gone, SIGPIPE ends the supervisor: the host sees a protocol error and
+        retries the job on a fresh container."""
+        view = memoryview(body)
+        while view:
+            view = view[os.write(self.request_w, view) :]
+        os.close(self.request_w)
 
 
 # Host-authored programs (request field "trusted"), compiled once here instead of in every job: the
@@ -244,26 +288,20 @@ class HostGone(Exception):
 
 
 class Job:
-    def __init__(self, req):
+    def __init__(self, req, body):
         self.req = req
+        self.body = body
         self.limit = int(req["output"])
         self.out = {1: [], 2: []}
         self.size = 0
         self.truncated = False
         self.timed_out = False
 
-    def run(self):
-        pipes = [os.pipe(), os.pipe(), os.pipe()]
-        sys.stdout.flush()
-        program = trusted_program(self.req)
-        pid = os.fork()
-        if pid == 0:
-            child(self.req, (pipes[0][0], pipes[1][1], pipes[2][1]), program)
-        for fd in (pipes[0][0], pipes[1][1], pipes[2][1]):
-            os.close(fd)
+    def run(self, process):
         start = time.monotonic()
         deadline = start + float(self.req["timeout"])
-        status_code = self.pump(pid, pipes[0][1], {pipes[1][0]: 1, pipes[2][0]: 2}, deadline)
+        process.hand_over(self.body)
+        status_code = self.pump(process.pid, process.stdin_w, process.readers, deadline)
         duration = time.monotonic() - start
         return self.result(status_code, duration)
 
@@ -423,6 +461,7 @@ def main():
         os.set_blocking(fd, False)
     signal.set_wakeup_fd(WAKEUP[1], warn_on_full_buffer=False)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd, not the handler, does the work
+    process = ReadyChild()
     while True:
         header = read_exact(0, 4)
         if header is None:
@@ -434,13 +473,16 @@ def main():
         if req.get("ping"):
             send({"pong": True})
             continue
+        trusted_program(req)  # compiled here once, the later job processes inherit it
         try:
-            result = Job(req).run()
+            result = Job(req, body).run(process)
         except HostGone:
             return
         swept = kill_all()
         result["healthy"] = wipe() and swept
         send(result)
+        del req, body, result
+        process = ReadyChild()
 
 
 if __name__ == "__main__":
