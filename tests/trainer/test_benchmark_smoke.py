@@ -1,0 +1,24 @@
+"""benchmarks/trainer_vs_trl.py runs end to end: both trainers train the tiny model, the ratio is printed."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "trainer_vs_trl.py"
+
+
+@pytest.mark.slow
+def test_the_trl_comparison_runs_both_sides_and_prints_their_ratio(tiny_cache):
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--models", "tiny", "--steps", "3", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "FAILED" not in done.stdout, done.stdout[-3000:]
+    assert done.stdout.count("reward per step:") == 2
+    assert "ratio rewardkit/TRL: step time" in done.stdout
