@@ -66,8 +66,23 @@ def run_cli(path: Path, concurrency: int) -> tuple[float, int]:
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - start
+    wait_for_teardown()
     scores = [json.loads(line)["score"] for line in out.read_text().splitlines()]
     return elapsed, sum(1 for s in scores if s == 1.0)
+
+
+def wait_for_teardown(deadline: float = 30.0) -> None:
+    """Untimed: wait until dockerd has removed the CLI's containers (they remove themselves after the CLI
+    exits), so that work does not land on the peer's clock."""
+    import docker
+
+    client = docker.from_env()
+    give_up = time.monotonic() + deadline
+    while client.api.containers(all=True, filters={"label": "rewardkit.sandbox"}):
+        if time.monotonic() > give_up:
+            raise RuntimeError("sandbox containers are still there 30 s after the CLI exited")
+        time.sleep(0.05)
+    client.close()
 
 
 def run_peer(python: str, path: Path, concurrency: int) -> tuple[float, int]:
