@@ -3,11 +3,12 @@
     python benchmarks/trainer_vs_trl.py                      # 150k and 30M models, transformers generation
     python benchmarks/trainer_vs_trl.py --backend vllm --models tiny
     python benchmarks/trainer_vs_trl.py --steps 60 --models tiny   # longer reward curves
+    python benchmarks/trainer_vs_trl.py --repeats 3                # alternate the sides 3 times
 
 Each side runs in its own subprocess (so peak RSS is its own), with the same model, reward, prompts, batch,
 group size, lengths, learning rate, fp32, loss (dapo), beta 0 and thread count. Seconds per step are the
 median over the steps after the first two (warm-up). Absolute times drift on a shared machine; compare the
-ratios, which are measured in the same run.
+ratios, which are measured in the same run; `--repeats` alternates the sides and prints the median ratio.
 """
 
 from __future__ import annotations
@@ -223,6 +224,23 @@ def _shared(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def report(rk: dict, trl: dict) -> None:
+    for name, res in (("rewardkit", rk), ("trl", trl)):
+        if "error" in res:
+            print(f"{name}: FAILED\n{res['error']}")
+            continue
+        curve = " ".join(f"{r:.2f}" for _, r in res["rows"])
+        print(
+            f"{name:9s} {res['s_per_step']:.3f} s/step  peak RSS {res['peak_rss_gb']:.2f} GB  "
+            f"wall {res['wall_s']:.0f}s\n  reward per step: {curve}"
+        )
+    if "error" not in rk and "error" not in trl:
+        print(
+            f"ratio rewardkit/TRL: step time {rk['s_per_step'] / trl['s_per_step']:.2f}x, "
+            f"peak RSS {rk['peak_rss_gb'] / trl['peak_rss_gb']:.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -237,29 +255,31 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="alternate the two sides this many times (drift on shared machines)",
+    )
     args = parser.parse_args()
     if args.side:
         return worker(args)
     for model in args.models.split(","):
-        rk, trl = measure("rewardkit", model, args), measure("trl", model, args)
+        runs = [(measure("rewardkit", model, args), measure("trl", model, args)) for _ in range(args.repeats)]
         print(
             f"\n== {model} ({MODELS[model]}), backend={args.backend}, batch={args.batch}, "
             f"G={args.generations}, "
             f"new tokens={args.max_new_tokens}, steps={args.steps}, threads={args.threads}"
         )
-        for name, res in (("rewardkit", rk), ("trl", trl)):
-            if "error" in res:
-                print(f"{name}: FAILED\n{res['error']}")
-                continue
-            curve = " ".join(f"{r:.2f}" for _, r in res["rows"])
+        for repeat, (rk, trl) in enumerate(runs, 1):
+            if args.repeats > 1:
+                print(f"-- run {repeat} of {args.repeats}")
+            report(rk, trl)
+        ratios = [rk["s_per_step"] / trl["s_per_step"] for rk, trl in runs if "error" not in rk | trl]
+        if len(ratios) > 1:
             print(
-                f"{name:9s} {res['s_per_step']:.3f} s/step  peak RSS {res['peak_rss_gb']:.2f} GB  "
-                f"wall {res['wall_s']:.0f}s\n  reward per step: {curve}"
-            )
-        if "error" not in rk and "error" not in trl:
-            print(
-                f"ratio rewardkit/TRL: step time {rk['s_per_step'] / trl['s_per_step']:.2f}x, "
-                f"peak RSS {rk['peak_rss_gb'] / trl['peak_rss_gb']:.2f}x"
+                f"step-time ratio over {len(ratios)} runs: median {statistics.median(ratios):.2f}x, "
+                f"range {min(ratios):.2f}-{max(ratios):.2f}x"
             )
     return None
 
