@@ -32,11 +32,10 @@ def available() -> bool:
     )
 
 
-def _eligible(module: torch.nn.Module) -> bool:
-    weight = getattr(module, "weight", None)
+def _eligible(module: torch.nn.Linear) -> bool:
+    weight = module.weight
     return (
-        type(module) is torch.nn.Linear
-        and weight is not None
+        type(module) is torch.nn.Linear  # a subclass may compute something else in its forward
         and weight.device.type == "cpu"
         and weight.dtype == torch.float32
         and weight.numel() >= MIN_ENTRIES
@@ -51,11 +50,13 @@ def packed_linears(model: torch.nn.Module) -> Iterator[int]:
     step updates weights in place without any trace a cache could check (the fused AdamW does not even
     move the tensors' version counters). Yields how many layers run packed.
     """
-    linears = [m for m in model.modules() if _eligible(m)] if available() else []
+    modules = model.modules() if available() else ()
+    linears = [m for m in modules if isinstance(m, torch.nn.Linear) and _eligible(m)]
     with torch.no_grad():
         for module in linears:
             packed = torch.ops.mkldnn._reorder_linear_weight(module.weight.detach(), ROWS_HINT)
-            module.forward = partial(_packed_linear, packed, module.bias)
+            # An instance attribute shadows the class's forward; popping it restores the original.
+            module.forward = partial(_packed_linear, packed, module.bias)  # type: ignore[method-assign]
     try:
         yield len(linears)
     finally:
