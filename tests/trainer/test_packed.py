@@ -54,6 +54,12 @@ def test_layers_the_packed_kernel_does_not_serve_keep_their_forward(module):
         assert "forward" not in module.__dict__
 
 
+def test_a_call_with_gradients_enabled_is_refused_rather_than_silently_untrained():
+    layer = linear()
+    with packed_linears(layer), pytest.raises(RuntimeError, match="gradients enabled"):
+        layer(torch.randn(2, 256))
+
+
 def test_an_error_inside_the_block_still_restores_every_layer():
     model = torch.nn.Sequential(linear(), torch.nn.ReLU(), linear(512, 256))
 

@@ -65,6 +65,11 @@ def packed_linears(model: torch.nn.Module) -> Iterator[int]:
 
 
 def _packed_linear(weight: torch.Tensor, bias: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    if torch.is_grad_enabled():  # the packed kernel records no gradient: fail rather than train on zeros
+        raise RuntimeError(
+            "a packed linear layer was called with gradients enabled; run the model under torch.no_grad() "
+            "inside packed_linears(), or set generation.packed_cpu_weights=false"
+        )
     rows = x.reshape(-1, x.shape[-1])
     out = torch.ops.mkldnn._linear_pointwise(rows, weight, bias, "none", [], "")
     return out.view(*x.shape[:-1], out.shape[-1])
