@@ -47,10 +47,13 @@ def read_exact(fd, n):
 
 def send(obj):
     data = json.dumps(obj).encode()
-    data = struct.pack(">I", len(data)) + data
+    write_all(1, struct.pack(">I", len(data)) + data)
+
+
+def write_all(fd, data):
     view = memoryview(data)
     while view:
-        view = view[os.write(1, view) :]
+        view = view[os.write(fd, view) :]
 
 
 def set_limits(req):
@@ -128,9 +131,7 @@ class ReadyChild:
         """Send the request (the host's JSON, as received). The child reads it all, so this returns.
         Should the child be gone, SIGPIPE ends the supervisor: the host sees a protocol error and
         retries the job on a fresh container."""
-        view = memoryview(body)
-        while view:
-            view = view[os.write(self.request_w, view) :]
+        write_all(self.request_w, body)
         os.close(self.request_w)
 
 
@@ -170,9 +171,7 @@ def write_file(path, data):
     # os-level I/O: in the forked child every Python object touched costs copy-on-write page faults.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
     finally:
         os.close(fd)
 
