@@ -30,11 +30,17 @@ def code_scorer(backend: str) -> Iterator[rk.Scorer]:
     yield from _scorer(CodeEnv, backend, timeout=3.0, test_timeout=2.0)
 
 
+# The reference-solution suites test verdicts, not speed: some references run for seconds (MBPP 123 takes
+# 3.5 s of CPU), which the default 10 s per-test limit missed once on a slowed-down shared machine.
+REFERENCE_LIMITS = {"timeout": 60.0, "test_timeout": 30.0}
+
+
 @pytest.fixture(scope="module")
 def humaneval_scorer(backend: str, corpus: Callable[[str], Path]) -> Iterator[rk.Scorer]:
-    yield from _scorer(HumanEvalEnv, backend, data={"path": str(corpus("humaneval.jsonl"))})
+    data = {"path": str(corpus("humaneval.jsonl"))}
+    yield from _scorer(HumanEvalEnv, backend, data=data, **REFERENCE_LIMITS)
 
 
 @pytest.fixture(scope="module")
 def mbpp_scorer(backend: str, corpus: Callable[[str], Path]) -> Iterator[rk.Scorer]:
-    yield from _scorer(MbppEnv, backend, data={"path": str(corpus("mbpp.jsonl"))})
+    yield from _scorer(MbppEnv, backend, data={"path": str(corpus("mbpp.jsonl"))}, **REFERENCE_LIMITS)
