@@ -61,7 +61,7 @@ def run_rewardkit(args: argparse.Namespace, out_dir: str) -> list[tuple[float, f
     )
     config = {
         "output_dir": out_dir,
-        "seed": 0,
+        "seed": args.seed,
         "threads": args.threads,
         "model": {"path": MODELS[args.model]},
         "environments": [{"name": "bench.tags"}],
@@ -126,7 +126,7 @@ def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float]]
         logging_steps=1,
         report_to="none",
         save_strategy="no",
-        seed=0,
+        seed=args.seed,
         use_cpu=True,
         lr_scheduler_type="constant",
         dataloader_num_workers=0,
@@ -221,6 +221,8 @@ def _shared(args: argparse.Namespace) -> list[str]:
         str(args.lr),
         "--threads",
         str(args.threads),
+        "--seed",
+        str(args.seed),
     ]
 
 
@@ -255,17 +257,22 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="repeat i runs both sides with seed + i")
     parser.add_argument(
         "--repeats",
         type=int,
         default=1,
-        help="alternate the two sides this many times (drift on shared machines)",
+        help="alternate the two sides this many times, each time with the next seed (machine drift, "
+        "and reward curves that differ from seed to seed)",
     )
     args = parser.parse_args()
     if args.side:
         return worker(args)
     for model in args.models.split(","):
-        runs = [(measure("rewardkit", model, args), measure("trl", model, args)) for _ in range(args.repeats)]
+        runs = []
+        for repeat in range(args.repeats):
+            seeded = argparse.Namespace(**{**vars(args), "seed": args.seed + repeat})
+            runs.append((measure("rewardkit", model, seeded), measure("trl", model, seeded)))
         print(
             f"\n== {model} ({MODELS[model]}), backend={args.backend}, batch={args.batch}, "
             f"G={args.generations}, "
@@ -273,7 +280,7 @@ def main() -> None:
         )
         for repeat, (rk, trl) in enumerate(runs, 1):
             if args.repeats > 1:
-                print(f"-- run {repeat} of {args.repeats}")
+                print(f"-- run {repeat} of {args.repeats} (seed {args.seed + repeat - 1})")
             report(rk, trl)
         ratios = [rk["s_per_step"] / trl["s_per_step"] for rk, trl in runs if "error" not in rk | trl]
         if len(ratios) > 1:
@@ -281,7 +288,29 @@ def main() -> None:
                 f"step-time ratio over {len(ratios)} runs: median {statistics.median(ratios):.2f}x, "
                 f"range {min(ratios):.2f}-{max(ratios):.2f}x"
             )
+        summarise_rewards(runs)
     return None
+
+
+def late_reward(result: dict) -> float:
+    """Mean reward over the last quarter of the steps (at least one): where the curve got to."""
+    rewards = [reward for _, reward in result["rows"]]
+    tail = rewards[-max(1, len(rewards) // 4) :]
+    return sum(tail) / len(tail)
+
+
+def summarise_rewards(runs: list[tuple[dict, dict]]) -> None:
+    """A single seed's curve says little (one seed can run ahead on either side), so average the seeds."""
+    done = [(rk, trl) for rk, trl in runs if "error" not in rk | trl]
+    if not done:
+        return
+    ours = [late_reward(rk) for rk, _ in done]
+    theirs = [late_reward(trl) for _, trl in done]
+    print(
+        f"reward over the last quarter of the steps, mean of {len(done)} seed(s): "
+        f"rewardkit {statistics.mean(ours):.3f}, TRL {statistics.mean(theirs):.3f} "
+        f"(per seed: {' '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(ours, theirs, strict=True))})"
+    )
 
 
 if __name__ == "__main__":
