@@ -11,18 +11,31 @@ import rewardkit
 HEAVY = ["torch", "transformers", "sympy", "docker", "vllm", "datasets", "rich"]
 
 
+# What `import rewardkit` cannot avoid: asyncio, pluggy and pydantic (its first model builds its schema code).
+DEPENDENCIES = """
+import asyncio, pluggy
+from pydantic import BaseModel
+class Probe(BaseModel):
+    x: int = 0
+"""
+
+
 def test_import_is_light_and_fast():
+    # Timed against its own dependencies in the same process, not in absolute seconds: a busy shared
+    # machine once pushed a 0.3 s bound over. rewardkit's own modules measured ~0.06x of those.
     probe = (
-        "import sys, time; t = time.perf_counter(); import rewardkit; t = time.perf_counter() - t;"
-        f"import json; print(json.dumps([t, [m for m in {HEAVY!r} if m in sys.modules]]))"
+        "import sys, time; t = time.perf_counter();"
+        f"exec({DEPENDENCIES!r}); deps = time.perf_counter() - t;"
+        "t = time.perf_counter(); import rewardkit; own = time.perf_counter() - t;"
+        f"import json; print(json.dumps([own / deps, [m for m in {HEAVY!r} if m in sys.modules]]))"
     )
-    timings = []
+    ratios = []
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-        seconds, heavy = json.loads(out)
+        ratio, heavy = json.loads(out)
         assert heavy == []
-        timings.append(seconds)
-    assert min(timings) < 0.3
+        ratios.append(ratio)
+    assert min(ratios) < 0.25, f"import rewardkit costs {min(ratios):.2f}x its dependencies' import"
 
 
 def test_public_api_names():
