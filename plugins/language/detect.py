@@ -34,9 +34,12 @@ def normalize(language: str) -> str:
 
 def identify(text: str) -> tuple[str, float]:
     """(ISO 639-1 code, probability) of the most likely language of `text`."""
-    clean = text[:MAX_CHARS].encode("utf-8", "ignore").decode("utf-8")  # drops lone surrogates
-    code, probability = _identifier().classify(clean)
+    code, probability = _identifier().classify(_clean(text))
     return str(code), float(probability)
+
+
+def _clean(text: str) -> str:
+    return text[:MAX_CHARS].encode("utf-8", "ignore").decode("utf-8")  # drops lone surrogates
 
 
 TARGET_FLOOR = 0.1
@@ -47,10 +50,13 @@ the target less than this probability: only confident evidence of another langua
 
 def plausibly(text: str, target: str) -> bool:
     """True unless the detector is confident that `text` is not in `target` (see TARGET_FLOOR)."""
-    clean = text[:MAX_CHARS].encode("utf-8", "ignore").decode("utf-8")
-    ranked = dict(_identifier().rank(clean))
-    best = max(ranked, key=ranked.__getitem__)
-    return best == target or float(ranked.get(target, 0.0)) >= TARGET_FLOOR
+    clean = _clean(text)
+    best, probability = _identifier().classify(clean)
+    if best == target:
+        return True
+    if probability > 1.0 - TARGET_FLOOR:  # the others share the rest: the target has under the floor
+        return False
+    return float(dict(_identifier().rank(clean)).get(target, 0.0)) >= TARGET_FLOOR
 
 
 _lock = threading.Lock()

@@ -81,20 +81,30 @@ def language_consistency(
 def consistent_words(text: str, target: str) -> tuple[int, int]:
     """(words in the target language, words) over the sentences of `text`."""
     allowed = scripts_of(target)
+    # degenerate completions repeat one sentence thousands of times: identify each distinct one once
+    counted: dict[str, tuple[int, int]] = {}
     hits = total = 0
     for sentence in SENTENCE_END.split(text):
-        found = words(sentence)
-        total += len(found)
-        distinct = sum(1 for _, script in found if script in allowed and script not in SHARED_SCRIPTS)
-        han = [word for word, script in found if script == "Han" and script in allowed]
-        other = [word for word, script in found if script in allowed and script in SHARED_SCRIPTS - {"Han"}]
-        hits += distinct
-        # Han beside kana or Hangul is Japanese kanji / Korean hanja; alone it is judged as Chinese text
-        if han and (distinct or _plausible(han, target, joiner="")):
-            hits += len(han)
-        if other and _plausible(other, target, joiner=" "):
-            hits += len(other)
+        if sentence not in counted:
+            counted[sentence] = _sentence_counts(sentence, target, allowed)
+        sentence_hits, sentence_total = counted[sentence]
+        hits += sentence_hits
+        total += sentence_total
     return hits, total
+
+
+def _sentence_counts(sentence: str, target: str, allowed: frozenset[str]) -> tuple[int, int]:
+    found = words(sentence)
+    distinct = sum(1 for _, script in found if script in allowed and script not in SHARED_SCRIPTS)
+    han = [word for word, script in found if script == "Han" and script in allowed]
+    other = [word for word, script in found if script in allowed and script in SHARED_SCRIPTS - {"Han"}]
+    hits = distinct
+    # Han beside kana or Hangul is Japanese kanji / Korean hanja; alone it is judged as Chinese text
+    if han and (distinct or _plausible(han, target, joiner="")):
+        hits += len(han)
+    if other and _plausible(other, target, joiner=" "):
+        hits += len(other)
+    return hits, len(found)
 
 
 def _plausible(group: list[str], target: str, joiner: str) -> bool:

@@ -77,6 +77,9 @@ def words(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for match in TOKEN.finditer(text):
         token, start, current = match.group(), 0, None
+        if token.isascii():  # ASCII letters are all Latin: skips the per-letter lookup for most text
+            _flush(found, token, "Latin")
+            continue
         for index, char in enumerate(token):
             script = script_of(char) or "Other"
             if script in CJK_SCRIPTS:

@@ -124,3 +124,27 @@ def test_short_english_reasoning_is_not_penalised() -> None:
         "<think>Two plus two makes four. Wait let me recompute. So the answer is 4.</think><answer>4</answer>"
     )
     assert lang.language_consistency(None, text, language="en").score == 1.0
+
+
+def test_a_repeated_sentence_is_identified_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = lang.rewards.plausibly
+
+    def counted(text: str, target: str) -> bool:
+        calls.append(text)
+        return real(text, target)
+
+    monkeypatch.setattr(lang.rewards, "plausibly", counted)
+    looping = "<think>" + "The answer is 42. Let me check again. " * 10_000 + "</think>"
+    assert lang.language_consistency(None, looping, language="en").score == 1.0
+    assert sorted(calls) == ["Let me check again", "The answer is", "The answer is"]  # first has no space
+
+
+@pytest.mark.parametrize("target", ["en", "fr", "de", "es"])
+def test_plausibly_agrees_with_the_detectors_full_ranking(target: str) -> None:
+    from rewardkit.plugins.language.detect import TARGET_FLOOR, _identifier, plausibly
+
+    for row in ROWS:
+        ranked = dict(_identifier().rank(row["text"]))
+        expected = max(ranked, key=ranked.__getitem__) == target or ranked.get(target, 0.0) >= TARGET_FLOOR
+        assert plausibly(row["text"], target) == expected, (row, target)
