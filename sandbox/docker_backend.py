@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.sandbox.api import ExecResult, Job, Sandbox
-from rewardkit.sandbox.image import ensure_image
+from rewardkit.sandbox.image import docker_client, ensure_image
 from rewardkit.sandbox.protocol import AttachChannel, ProtocolError, job_request, parse_result
 
 logger = logging.getLogger(__name__)
@@ -104,10 +104,7 @@ class DockerSandbox(Sandbox):
         with self._lock:
             if self._client is not None:
                 return self
-            import docker
-
-            client = docker.DockerClient.from_env(timeout=int(self.api_timeout))
-            client.ping()
+            client = docker_client(self.api_timeout)
             self.image = ensure_image(client, self.image, self.packages)
             sweep_leftovers(client)
             self._client = client

@@ -39,6 +39,29 @@ def build_command(packages: Sequence[str] = ()) -> str:
     return "rewardkit sandbox build" + "".join(f" --package {p}" for p in sorted(set(packages)))
 
 
+SWITCH_BACKEND = " or choose another backend, e.g. --set sandbox=bwrap"
+
+
+def docker_client(timeout: float, alternative: str = SWITCH_BACKEND) -> Any:
+    """A client of the daemon DOCKER_HOST names (by default the local socket), checked with a ping;
+    raises ConfigError saying how to get one (and `alternative`) when the SDK is missing or no daemon
+    answers."""
+    try:
+        import docker
+    except ImportError:
+        raise ConfigError("the docker sandbox needs the docker SDK: pip install 'rewardkit[code]'") from None
+    try:
+        client = docker.from_env(timeout=max(1, int(timeout)))
+        client.ping()
+    except docker.errors.DockerException as error:
+        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        raise ConfigError(
+            f"the docker sandbox cannot reach a Docker daemon at {where} ({error}); start it "
+            f"(`systemctl start docker`, or `dockerd &` where there is no systemd){alternative}"
+        ) from None
+    return client
+
+
 def ensure_image(client: Any, image: str | None, packages: Sequence[str] = ()) -> str:
     """The image to use; raises ConfigError naming the exact build command when it is missing."""
     import docker.errors

@@ -54,11 +54,9 @@ def sandbox_group() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even when the tagged image exists.")
 def build(packages: tuple[str, ...], method: str, force: bool) -> None:
     """Build the sandbox image (tagged by content hash) and print its tag."""
-    import docker
+    from rewardkit.sandbox.image import build_image, docker_client
 
-    from rewardkit.sandbox.image import build_image
-
-    client = docker.from_env(timeout=600)
+    client = docker_client(timeout=600, alternative="")
     tag = build_image(
         client, packages, method=method, force=force, log=lambda line: click.echo(line, err=True)
     )

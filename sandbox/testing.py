@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from rewardkit.errors import ConfigError
 from rewardkit.sandbox.api import Sandbox
 
 REQUIRE_ENV = "REWARDKIT_REQUIRE_DOCKER"
@@ -37,16 +38,12 @@ CLEAN_PROBE = b"procs 0\ntmp ['job'] ['main.py']\nshm []\nbuiltins False True\n"
 
 def docker_unavailable_reason(packages: tuple[str, ...] = ()) -> str | None:
     """None when a Docker daemon answers and the sandbox image exists; else why not."""
+    from rewardkit.sandbox.image import build_command, docker_client, image_tag
+
     try:
-        import docker
-    except ImportError:
-        return "the docker SDK is not installed (pip install 'rewardkit[code]')"
-    try:
-        client = docker.from_env(timeout=10)
-        client.ping()
-    except Exception as error:
-        return f"no Docker daemon reachable ({type(error).__name__}); run scripts/docker-setup.sh"
-    from rewardkit.sandbox.image import build_command, image_tag
+        client = docker_client(timeout=10)
+    except ConfigError as error:
+        return str(error)
 
     try:
         client.images.get(image_tag(packages))
