@@ -48,12 +48,13 @@ def docker_client(timeout: float, alternative: str = SWITCH_BACKEND) -> Any:
     answers."""
     try:
         import docker
+        import requests
     except ImportError:
         raise ConfigError("the docker sandbox needs the docker SDK: pip install 'rewardkit[code]'") from None
     try:
         client = docker.from_env(timeout=max(1, int(timeout)))
         client.ping()
-    except docker.errors.DockerException as error:
+    except (docker.errors.DockerException, requests.RequestException) as error:
         where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         raise ConfigError(
             f"the docker sandbox cannot reach a Docker daemon at {where} ({error}); start it "
