@@ -50,13 +50,13 @@ the target less than this probability: only confident evidence of another langua
 
 def plausibly(text: str, target: str) -> bool:
     """True unless the detector is confident that `text` is not in `target` (see TARGET_FLOOR)."""
-    clean = _clean(text)
-    best, probability = _identifier().classify(clean)
+    clean, identifier = _clean(text), _identifier()
+    best, probability = identifier.classify(clean)
     if best == target:
         return True
     if probability > 1.0 - TARGET_FLOOR:  # the others share the rest: the target has under the floor
         return False
-    return float(dict(_identifier().rank(clean)).get(target, 0.0)) >= TARGET_FLOOR
+    return float(dict(identifier.rank(clean)).get(target, 0.0)) >= TARGET_FLOOR
 
 
 _lock = threading.Lock()

@@ -14,6 +14,7 @@ from rewardkit.plugins.language.scripts import scripts_of, words
 SENTENCE_END = re.compile("[.!?;:\u3002\uff01\uff1f\uff1b\uff1a\n]+")  # with CJK full stops
 MIN_DETECT_WORDS = 3  # shorter runs of a shared script are too short to identify; they get the benefit
 SHARED_SCRIPTS = frozenset({"Latin", "Cyrillic", "Arabic", "Devanagari", "Han"})
+SPACED_SHARED_SCRIPTS = SHARED_SCRIPTS - {"Han"}  # shared scripts written with spaces between words
 
 
 def language_id(sample: Any, completion: str, part: Part = "answer") -> RewardResult | None:
@@ -97,7 +98,7 @@ def _sentence_counts(sentence: str, target: str, allowed: frozenset[str]) -> tup
     found = words(sentence)
     distinct = sum(1 for _, script in found if script in allowed and script not in SHARED_SCRIPTS)
     han = [word for word, script in found if script == "Han" and script in allowed]
-    other = [word for word, script in found if script in allowed and script in SHARED_SCRIPTS - {"Han"}]
+    other = [word for word, script in found if script in allowed and script in SPACED_SHARED_SCRIPTS]
     hits = distinct
     # Han beside kana or Hangul is Japanese kanji / Korean hanja; alone it is judged as Chinese text
     if han and (distinct or _plausible(han, target, joiner="")):
