@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from rewardkit.trainer.generation.base import SamplingSpec
+from rewardkit.trainer.generation.kv_room import make_room
 from rewardkit.trainer.prefix import positions
 
 
@@ -39,7 +40,7 @@ def decode(
     """Sample up to `spec.max_new_tokens` after left-padded prompts; `cache` may hold a prompt prefix."""
     from transformers import DynamicCache
 
-    cache = cache if cache is not None else DynamicCache(config=model.config)
+    cache = make_room(cache if cache is not None else DynamicCache(config=model.config), spec.max_new_tokens)
     feed = input_ids[:, cache.get_seq_length() :]  # what the cache has not seen yet
     mask, position = attention_mask, positions(attention_mask)[:, -feed.shape[1] :]
     eos = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)
