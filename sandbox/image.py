@@ -39,13 +39,10 @@ def build_command(packages: Sequence[str] = ()) -> str:
     return "rewardkit sandbox build" + "".join(f" --package {p}" for p in sorted(set(packages)))
 
 
-SWITCH_BACKEND = " or choose another backend, e.g. --set sandbox=bwrap"
-
-
-def docker_client(timeout: float, alternative: str = SWITCH_BACKEND) -> Any:
+def docker_client(timeout: float) -> Any:
     """A client of the daemon DOCKER_HOST names (by default the local socket), checked with a ping;
-    raises ConfigError saying how to get one (and `alternative`) when the SDK is missing or no daemon
-    answers."""
+    raises ConfigError saying how to get one when the SDK is missing or no daemon answers. Which other
+    backend to choose instead is for the caller to say: it knows where that choice is made."""
     try:
         import docker
         import requests
@@ -58,7 +55,7 @@ def docker_client(timeout: float, alternative: str = SWITCH_BACKEND) -> Any:
         where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         raise ConfigError(
             f"the docker sandbox cannot reach a Docker daemon at {where} ({error}); start it "
-            f"(`systemctl start docker`, or `dockerd &` where there is no systemd){alternative}"
+            "(`systemctl start docker`, or `dockerd &` where there is no systemd)"
         ) from None
     return client
 

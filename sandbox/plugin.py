@@ -56,7 +56,7 @@ def build(packages: tuple[str, ...], method: str, force: bool) -> None:
     """Build the sandbox image (tagged by content hash) and print its tag."""
     from rewardkit.sandbox.image import build_image, docker_client
 
-    client = docker_client(timeout=600, alternative="")
+    client = docker_client(timeout=600)
     tag = build_image(
         client, packages, method=method, force=force, log=lambda line: click.echo(line, err=True)
     )

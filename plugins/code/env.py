@@ -89,7 +89,14 @@ class CodeEnv(rk.Environment):
         async with self._lock:
             if self._sandbox is None:
                 sandbox = make_sandbox(self.config.sandbox, **self.config.sandbox_options)
-                await asyncio.to_thread(sandbox.start)  # fails here (missing image...), before step 0
+                try:
+                    await asyncio.to_thread(sandbox.start)  # fails here (missing image...), before step 0
+                except ConfigError as error:
+                    other = "bwrap" if self.config.sandbox == "docker" else "docker"
+                    raise ConfigError(
+                        f"{self.name}: {error}; or choose another backend with this environment's "
+                        f"`sandbox` field (now {self.config.sandbox!r}), e.g. --set sandbox={other}"
+                    ) from None
                 self._sandbox = sandbox
 
     async def teardown(self) -> None:
