@@ -143,6 +143,11 @@ class TrainConfig(Strict):
     output_dir: str = "runs/{name}"
     seed: int = 0
     threads: int | None = Field(None, gt=0, description="torch CPU threads; default: torch's choice")
+    retain_freed_memory: bool = Field(
+        True,
+        description="glibc: keep freed heap memory for reuse instead of returning it to the OS, so training "
+        "steps do not page-fault their tensors in again (see trainer/host_memory.py)",
+    )
     model: ModelConfig
     environments: list[EnvironmentConfig] = Field(min_length=1)
     generation: GenerationConfig = GenerationConfig()

@@ -27,6 +27,7 @@ from rewardkit.trainer.config import TrainConfig, dump_config
 from rewardkit.trainer.data import Prompt, PromptSource
 from rewardkit.trainer.envs import build_slots
 from rewardkit.trainer.generation import Completions, SamplingSpec, make_backend
+from rewardkit.trainer.host_memory import retain_freed_memory
 from rewardkit.trainer.loss import Normalizer, aggregate, clip_fractions, policy_loss, tis_weights
 from rewardkit.trainer.models import load_models
 from rewardkit.trainer.rewards import PendingRewards, RewardRouter, check_errors, reward_metrics, scores_array
@@ -68,6 +69,8 @@ class GRPOTrainer:
         self.config = config
         if config.threads:
             torch.set_num_threads(config.threads)
+        if config.retain_freed_memory:
+            retain_freed_memory()
         _seed_everything(config.seed)
         self.accelerator = Accelerator(cpu=_cpu_processes())
         self.run_dir = config.run_dir
