@@ -3,8 +3,8 @@
 Why: glibc hands large freed blocks back to the kernel: blocks above its mmap threshold are unmapped on free,
 and the top of the heap is trimmed once more than its trim threshold is free. A training step frees and
 reallocates the same activation and gradient buffers every step, so every step faulted them in afresh. On the
-benchmark's 21.5M-param model (2 CPU cores) an optimizer step took 37k-52k minor page faults and 0.2-0.45 s
-of system time; with the thresholds below, steps after the first few take almost none.
+benchmark's 21.5M-param model (2 CPU cores) an optimizer step took 37k-62k minor page faults and 0.14-0.45 s
+of system time; with the thresholds below, steps after the first few take almost none (docs/trainer.md).
 
 The cost: memory freed during the run stays in the process (its peak is what the run reaches anyway).
 Only glibc is changed; other C libraries (musl, macOS) keep their own behaviour.

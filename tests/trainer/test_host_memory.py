@@ -45,7 +45,7 @@ def test_training_steps_stop_page_faulting_once_memory_is_retained() -> None:
     assert retained * 3 < default
 
 
-def test_the_trainer_applies_it_unless_configured_off() -> None:
+def test_the_run_config_turns_it_on_by_default_and_off_on_request() -> None:
     from rewardkit.trainer.config import TrainConfig
 
     base = {"model": {"path": "tiny://qwen2"}, "environments": [{"name": "math.procedural"}]}
