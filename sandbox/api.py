@@ -27,7 +27,7 @@ class Job:
 
     `trusted` says `code` is the host's own program (a test harness), never model output; untrusted
     input then travels in `files` and `stdin`. A backend may compile trusted code once, outside the job,
-    and reuse it (the Docker supervisor does: it saves about a millisecond per job).
+    and reuse it (the Docker backend does: each container receives it once and keeps it compiled).
     """
 
     code: str

@@ -43,10 +43,11 @@ class Slot:
         self.container_id = container_id
         self.channel = channel
         self.jobs = 0
+        self.kept_programs: set[str] = set()  # digests of the trusted programs its supervisor keeps
 
     def execute(self, job: Job, mode: str) -> tuple[ExecResult, bool]:
         deadline = time.monotonic() + job.limits.timeout + BACKSTOP
-        reply = self.channel.request(job_request(job, mode), deadline)
+        reply = self.channel.request(job_request(job, mode, self.kept_programs), deadline)
         self.jobs += 1
         return parse_result(reply)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import hashlib
 import json
 import socket
 import struct
@@ -104,8 +106,15 @@ class AttachChannel:
             self._frame_left -= take
 
 
-def job_request(job: Job, mode: str) -> dict[str, Any]:
-    return {
+# Trusted programs one container keeps compiled (the supervisor bounds it too, at 64).
+KEPT_PROGRAMS_MAX = 16
+
+
+def job_request(job: Job, mode: str, kept: set[str]) -> dict[str, Any]:
+    """The request for `job`. A trusted program in fork mode travels once per container: `kept` holds
+    the digests this container already keeps, and gains the digest when this request asks it to keep one.
+    """
+    request: dict[str, Any] = {
         "code": job.code,
         "stdin": base64.b64encode(job.stdin).decode(),
         "files": {name: base64.b64encode(data).decode() for name, data in job.files.items()},
@@ -113,12 +122,27 @@ def job_request(job: Job, mode: str) -> dict[str, Any]:
         "memory": job.limits.memory,
         "output": job.limits.output,
         "mode": mode,
-        "trusted": job.trusted,
     }
+    if job.trusted and mode == "fork":
+        digest = program_digest(job.code)
+        request["program"] = digest
+        if digest in kept:
+            del request["code"]
+        elif len(kept) < KEPT_PROGRAMS_MAX:
+            request["keep"] = True
+            kept.add(digest)
+    return request
+
+
+@functools.lru_cache(maxsize=64)
+def program_digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def parse_result(reply: dict[str, Any]) -> tuple[ExecResult, bool]:
     """The ExecResult and whether the slot is still clean enough for another job."""
+    if "refused" in reply:
+        raise ProtocolError(f"the sandbox supervisor refused the job: {reply['refused']}")
     try:
         result = ExecResult(
             status=reply["status"],

@@ -4,7 +4,8 @@
 
 Protocol on stdin/stdout (the Docker attach stream): each frame is a 4-byte big-endian length followed by
 a JSON object. Request: {code, stdin (base64), files {name: base64}, timeout, memory, output, mode,
-trusted}. Response: {status, exit_code, stdout, stderr (base64), duration, truncated, healthy}. EOF on
+program (digest of trusted code; code may then be omitted, see keep_program), keep}. Response: {status,
+exit_code, stdout, stderr (base64), duration, truncated, healthy}, or {refused: why}. EOF on
 stdin, between jobs or during one, ends the supervisor and with it the container (the host closed the
 pool or died).
 
@@ -92,10 +93,11 @@ def child(fds, request_fd):
         set_limits(req)  # lowering limits needs no privilege
         for name, data in (req.get("files") or {}).items():
             write_job_file(name, base64.b64decode(data))
-        write_file("main.py", req["code"].encode())
+        source, program = job_program(req)
+        write_file("main.py", source.encode())
         if req.get("mode") == "exec":
             os.execve(sys.executable, [sys.executable, "-I", "main.py"], JOB_ENV)
-        code = run_in_process(main, req["code"], trusted_program(req))
+        code = run_in_process(main, source, program)
     except BaseException:
         code = 1
     os._exit(code)
@@ -136,25 +138,36 @@ class ReadyChild:
         os.close(self.request_w)
 
 
-# Host-authored programs (request field "trusted"), compiled once here instead of in every job: the
-# compile of a test harness costs more than the harness run. Never model output: that arrives in files.
-TRUSTED = {}
-TRUSTED_MAX = 8
+# Host-authored programs (a test harness, never model output: that arrives in files), sent with their
+# digest in "program". Asked to ("keep"), we keep the source and its compiled code, and later requests
+# carry only the digest: the harness is most of a request's bytes, and compiling it costs more than
+# running it. Job processes forked after a program was kept inherit it compiled.
+PROGRAMS = {}  # digest -> (source, code object, or None when it does not compile)
+PROGRAMS_MAX = 64  # the host keeps fewer per container; this bounds a misbehaving host
 
 
-def trusted_program(req):
-    if not req.get("trusted") or req.get("mode") == "exec":
+def keep_program(req):
+    """Note a program the host asks us to keep. Returns why the request cannot run, or None."""
+    digest = req.get("program")
+    if digest is None or digest in PROGRAMS:
         return None
-    program = TRUSTED.get(req["code"])
-    if program is None:
+    if "code" not in req:
+        return f"unknown program {digest}: send its code again"
+    if req.get("keep"):
+        if len(PROGRAMS) >= PROGRAMS_MAX:
+            return f"more than {PROGRAMS_MAX} programs kept"
         try:
             program = compile(req["code"], "main.py", "exec")
         except (SyntaxError, ValueError):
-            return None  # the job compiles it again and reports the error like any program
-        if len(TRUSTED) >= TRUSTED_MAX:
-            TRUSTED.clear()
-        TRUSTED[req["code"]] = program
-    return program
+            program = None  # the job compiles it again and reports the error like any program
+        PROGRAMS[digest] = (req["code"], program)
+    return None
+
+
+def job_program(req):
+    """The job's source, and its compiled code when we kept it before this process was forked."""
+    kept = PROGRAMS.get(req.get("program"))
+    return kept if kept is not None else (req["code"], None)
 
 
 def write_job_file(name, data):
@@ -481,7 +494,10 @@ def main():
         if req.get("ping"):
             send({"pong": True})
             continue
-        trusted_program(req)  # compiled here once, the later job processes inherit it
+        refusal = keep_program(req)
+        if refusal:
+            send({"refused": refusal})
+            continue
         try:
             result = Job(req, body).run(process)
         except HostGone:

@@ -91,6 +91,7 @@ def test_trusted_code_behaves_like_untrusted_and_keeps_no_state(box: Sandbox) ->
 
 
 def test_trusted_code_with_a_syntax_error_reports_it(box: Sandbox) -> None:
-    result = box.run_job(Job("def broken(:\n", limits=Limits(timeout=5), trusted=True))
-    assert result.status == "error" and result.exit_code == 1
-    assert b"SyntaxError" in result.stderr
+    for _ in range(2):  # the second time, a backend that keeps trusted programs has kept this one
+        result = box.run_job(Job("def broken(:\n", limits=Limits(timeout=5), trusted=True))
+        assert result.status == "error" and result.exit_code == 1
+        assert b"SyntaxError" in result.stderr

@@ -13,6 +13,7 @@ import pytest
 
 from rewardkit.sandbox import Job, Limits
 from rewardkit.sandbox.docker_backend import LABEL, OWNER_LABEL, DockerSandbox
+from rewardkit.sandbox.protocol import KEPT_PROGRAMS_MAX, AttachChannel, program_digest
 from rewardkit.sandbox.testing import CLEAN_PROBE, PROBE, require_docker
 
 pytestmark = pytest.mark.docker
@@ -83,6 +84,41 @@ def test_sandbox_error_is_retried_on_a_fresh_slot(docker_client) -> None:
         result = sandbox.run("import time; time.sleep(1); print('second try')", timeout=8)
         assert (result.status, result.stdout) == ("ok", b"second try\n")
         assert sandbox.stats["sandbox_errors"] == 1
+
+
+def test_a_trusted_program_travels_once_per_container(docker_client, monkeypatch) -> None:
+    sent: list[dict] = []
+    request = AttachChannel.request
+
+    def spy(self, payload, deadline):
+        sent.append(payload)
+        return request(self, payload, deadline)
+
+    monkeypatch.setattr(AttachChannel, "request", spy)
+    n = KEPT_PROGRAMS_MAX
+    with DockerSandbox(pool_size=1) as sandbox:
+        for i in [0, 0, 0, *range(n + 2), n + 1]:
+            job = Job(
+                f"print({i}, open('x').read())", files={"x": b"f"}, limits=Limits(timeout=5), trusted=True
+            )
+            result = sandbox.run_job(job)
+            assert (result.status, result.stdout) == ("ok", f"{i} f\n".encode())
+    sent_code_and_keep = [("code" in job, job.get("keep", False)) for job in sent if "ping" not in job]
+    assert sent_code_and_keep[:3] == [(True, True), (False, False), (False, False)]
+    # The container keeps n programs; beyond that, the code is sent with every job and nothing is kept.
+    later = [(False, False)] + [(True, True)] * (n - 1) + [(True, False)] * 3
+    assert sent_code_and_keep[3:] == later
+
+
+def test_a_program_the_supervisor_does_not_keep_is_retried_on_a_fresh_slot(docker_client) -> None:
+    job = Job("print('harness')", limits=Limits(timeout=5), trusted=True)
+    with DockerSandbox(pool_size=1, retries=1) as sandbox:
+        slot = sandbox._ready.get()
+        slot.kept_programs.add(program_digest(job.code))  # the host believes wrongly that it was sent
+        sandbox._ready.put(slot)
+        result = sandbox.run_job(job)
+        assert (result.status, result.stdout) == ("ok", b"harness\n")
+        assert sandbox.stats["sandbox_errors"] == 1 and sandbox.stats["recycled"] == 1
 
 
 def test_eight_concurrent_jobs_match_serial(docker_client) -> None:
