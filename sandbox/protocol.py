@@ -106,7 +106,7 @@ class AttachChannel:
             self._frame_left -= take
 
 
-# Trusted programs one container keeps compiled (the supervisor bounds it too, at 64).
+# Trusted programs one container keeps compiled; the supervisor keeps whatever it is asked to.
 KEPT_PROGRAMS_MAX = 16
 
 
