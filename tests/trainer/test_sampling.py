@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from rewardkit.trainer.generation import sampling
 from rewardkit.trainer.generation.base import SamplingSpec
 from rewardkit.trainer.generation.hf import TransformersBackend, left_pad
 from rewardkit.trainer.generation.sampling import _inverse_cdf_draw, _sample
@@ -76,3 +77,29 @@ def test_sampling_is_reproducible_per_seed(model_and_tokenizer):
     other = backend.generate(prompts, 4, spec, seed=8)
     assert first.token_ids == again.token_ids and first.logprobs == again.logprobs
     assert other.token_ids != first.token_ids
+
+
+@pytest.mark.parametrize("share_prefix", [False, True])
+def test_ready_step_masks_give_the_rollouts_of_2d_masks(model_and_tokenizer, monkeypatch, share_prefix):
+    model, tokenizer = model_and_tokenizer
+    assert sampling._takes_ready_masks(model.config)  # the tiny model is an sdpa model: the fast path runs
+    prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi", "Seven")]  # left-padded
+    backend = TransformersBackend(model, tokenizer, share_prefix=share_prefix)
+    spec = SamplingSpec(12, temperature=1.0)
+    ready = backend.generate(prompts, 3, spec, seed=3)
+    monkeypatch.setattr(sampling, "_takes_ready_masks", lambda config: False)
+    built = backend.generate(prompts, 3, spec, seed=3)
+    assert ready.token_ids == built.token_ids
+    assert torch.allclose(torch.tensor(ready.logprobs), torch.tensor(built.logprobs), atol=1e-6)
+
+
+def test_ready_step_masks_only_for_sdpa_models_without_sliding_windows(model_and_tokenizer):
+    config = model_and_tokenizer[0].config.__class__()
+    config._attn_implementation = "sdpa"
+    config.layer_types = ["full_attention", "full_attention"]
+    assert sampling._takes_ready_masks(config)
+    config.layer_types = ["full_attention", "sliding_attention"]
+    assert not sampling._takes_ready_masks(config)
+    config.layer_types = ["full_attention", "full_attention"]
+    config._attn_implementation = "eager"  # eager attention adds a float mask: a boolean one would be wrong
+    assert not sampling._takes_ready_masks(config)

@@ -10,6 +10,7 @@ log-probs of that untruncated tempered distribution, the quantity the trainer co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,14 +43,15 @@ def decode(
 
     cache = make_room(cache if cache is not None else DynamicCache(config=model.config), spec.max_new_tokens)
     feed = input_ids[:, cache.get_seq_length() :]  # what the cache has not seen yet
-    mask, position = attention_mask, positions(attention_mask)[:, -feed.shape[1] :]
+    masks = _step_masks(model, attention_mask, spec.max_new_tokens)
+    position = positions(attention_mask)[:, -feed.shape[1] :]
     eos = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)
     finished = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
     tokens, logprobs = [], []
-    for _ in range(spec.max_new_tokens):
+    for step in range(spec.max_new_tokens):
         out = model(
             input_ids=feed,
-            attention_mask=mask,
+            attention_mask=masks(step),
             position_ids=position,
             past_key_values=cache,
             use_cache=True,
@@ -63,9 +65,38 @@ def decode(
         if finished.all():
             break
         feed = token.unsqueeze(-1)
-        mask = torch.cat([mask, torch.ones_like(feed)], dim=-1)
         position = position[:, -1:] + 1
     return Decoded(torch.stack(tokens, dim=1), torch.stack(logprobs, dim=1))
+
+
+def _step_masks(model: Any, attention_mask: torch.Tensor, steps: int) -> Callable[[int], torch.Tensor]:
+    """The attention mask of each decode step: the prompt's padding mask, one attended column more per step.
+
+    Step 0 feeds what the cache has not seen (possibly several tokens) with the 2-D mask, from which
+    transformers builds the causal mask. Later steps feed one token, which attends to every column but the
+    prompt's padding. Under sdpa attention those steps get that mask ready-made as views of one 4-D boolean
+    buffer, which transformers uses as given. Built from the 2-D mask on every call instead, it made a
+    130k-param model's 16-row, 32-token rollout ~10 % slower (median of 40 alternated runs 0.097 vs 0.087 s;
+    identical tokens); at 21.5M params the difference is within noise.
+    """
+    rows, width = attention_mask.shape
+    if not _takes_ready_masks(model.config):
+        ones = torch.ones((rows, steps), dtype=attention_mask.dtype, device=attention_mask.device)
+        return lambda step: torch.cat([attention_mask, ones[:, :step]], dim=-1) if step else attention_mask
+    room = torch.ones((rows, 1, 1, width + steps), dtype=torch.bool, device=attention_mask.device)
+    room[:, 0, 0, :width] = attention_mask.bool()
+    return lambda step: room[..., : width + step] if step else attention_mask
+
+
+def _takes_ready_masks(config: Any) -> bool:
+    """sdpa attention (which reads a boolean mask) and no sliding-window layers (a ready mask is used for
+    every layer as given, so a window would not be applied)."""
+    if getattr(config, "_attn_implementation", None) != "sdpa":
+        return False
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types is not None:
+        return all(kind == "full_attention" for kind in layer_types)
+    return getattr(config, "sliding_window", None) is None
 
 
 def _sample(
