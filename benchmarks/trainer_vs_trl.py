@@ -97,11 +97,17 @@ def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float]]
     times: list[float] = []
 
     class Clock(TrainerCallback):
-        def on_step_begin(self, *a, **k):
-            self.start = time.perf_counter()
+        """Wall clock from one step's end to the next, as rewardkit's `time/step` is taken: the Trainer
+        fetches the next batch before `on_step_begin` and logs after `on_step_end`, and rewardkit's step
+        includes both of those."""
+
+        def on_train_begin(self, *a, **k):
+            self.last = time.perf_counter()
 
         def on_step_end(self, *a, **k):
-            times.append(time.perf_counter() - self.start)
+            now = time.perf_counter()
+            times.append(now - self.last)
+            self.last = now
 
     if args.backend == "vllm":
         _push_trl_weights_like_vllm_cpu_needs()
