@@ -93,8 +93,9 @@ def test_ready_step_masks_give_the_rollouts_of_2d_masks(model_and_tokenizer, mon
     assert torch.allclose(torch.tensor(ready.logprobs), torch.tensor(built.logprobs), atol=1e-6)
 
 
-def test_ready_step_masks_only_for_sdpa_models_without_sliding_windows(model_and_tokenizer):
-    config = model_and_tokenizer[0].config.__class__()
+def test_ready_step_masks_only_for_transformers_sdpa_models_without_sliding_windows(model_and_tokenizer):
+    config_class = model_and_tokenizer[0].config.__class__
+    config = config_class()
     config._attn_implementation = "sdpa"
     config.layer_types = ["full_attention", "full_attention"]
     assert sampling._takes_ready_masks(config)
@@ -103,3 +104,6 @@ def test_ready_step_masks_only_for_sdpa_models_without_sliding_windows(model_and
     config.layer_types = ["full_attention", "full_attention"]
     config._attn_implementation = "eager"  # eager attention adds a float mask: a boolean one would be wrong
     assert not sampling._takes_ready_masks(config)
+    remote = type("RemoteConfig", (config_class,), {"__module__": "transformers_modules.someone.model"})()
+    remote._attn_implementation = "sdpa"  # remote code may build its own 4-D mask from the 2-D one
+    assert not sampling._takes_ready_masks(remote)

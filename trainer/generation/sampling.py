@@ -89,8 +89,11 @@ def _step_masks(model: Any, attention_mask: torch.Tensor, steps: int) -> Callabl
 
 
 def _takes_ready_masks(config: Any) -> bool:
-    """sdpa attention (which reads a boolean mask) and no sliding-window layers (a ready mask is used for
-    every layer as given, so a window would not be applied)."""
+    """A model of transformers' own (remote code may build its masks its own way), with sdpa attention (which
+    reads a boolean mask) and no sliding-window layers (a ready mask is used for every layer as given, so a
+    window would not be applied)."""
+    if not type(config).__module__.startswith("transformers.models."):
+        return False
     if getattr(config, "_attn_implementation", None) != "sdpa":
         return False
     layer_types = getattr(config, "layer_types", None)
