@@ -80,12 +80,10 @@ def _step_masks(model: Any, attention_mask: torch.Tensor, steps: int) -> Callabl
     identical tokens); at 21.5M params the difference is within noise.
     """
     rows, width = attention_mask.shape
-    if not _takes_ready_masks(model.config):
-        ones = torch.ones((rows, steps), dtype=attention_mask.dtype, device=attention_mask.device)
-        return lambda step: torch.cat([attention_mask, ones[:, :step]], dim=-1) if step else attention_mask
-    room = torch.ones((rows, 1, 1, width + steps), dtype=torch.bool, device=attention_mask.device)
-    room[:, 0, 0, :width] = attention_mask.bool()
-    return lambda step: room[..., : width + step] if step else attention_mask
+    full = torch.cat([attention_mask, attention_mask.new_ones((rows, steps))], dim=-1)
+    if _takes_ready_masks(model.config):
+        full = full.bool()[:, None, None, :]
+    return lambda step: full[..., : width + step] if step else attention_mask
 
 
 def _takes_ready_masks(config: Any) -> bool:
