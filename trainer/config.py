@@ -76,6 +76,12 @@ class GenerationConfig(Strict):
         description="transformers backend on a CPU in float32: decode with oneDNN-packed copies of the large "
         "weight matrices (about 2x faster small-batch matmuls); no effect elsewhere",
     )
+    lean_decode: bool = Field(
+        True,
+        description="transformers backend, Llama / Mistral / Qwen2 models: decode steps as plain tensor ops "
+        "over the model's parameters (fused projections, no per-module calls), the same computation as "
+        "the model's forward; other models always use their forward",
+    )
     vllm: VllmConfig = VllmConfig()
 
 

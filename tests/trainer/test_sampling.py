@@ -42,11 +42,12 @@ def model_and_tokenizer(tiny_dir):
     return AutoModelForCausalLM.from_pretrained(tiny_dir), AutoTokenizer.from_pretrained(tiny_dir)
 
 
+@pytest.mark.parametrize("lean_decode", [False, True])
 @pytest.mark.parametrize("share_prefix", [False, True])
-def test_greedy_decode_equals_transformers_generate(model_and_tokenizer, share_prefix):
+def test_greedy_decode_equals_transformers_generate(model_and_tokenizer, share_prefix, lean_decode):
     model, tokenizer = model_and_tokenizer
     prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi", "Seven")]
-    backend = TransformersBackend(model, tokenizer, share_prefix=share_prefix)
+    backend = TransformersBackend(model, tokenizer, share_prefix=share_prefix, lean_decode=lean_decode)
     ours = backend.generate(prompts, 2, SamplingSpec(16, greedy=True), seed=0)
     ids, mask = left_pad([p for p in prompts for _ in range(2)], tokenizer.pad_token_id)
     with torch.no_grad():
@@ -84,7 +85,8 @@ def test_ready_step_masks_give_the_rollouts_of_2d_masks(model_and_tokenizer, mon
     model, tokenizer = model_and_tokenizer
     assert sampling._takes_ready_masks(model.config)  # the tiny model is an sdpa model: the fast path runs
     prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi", "Seven")]  # left-padded
-    backend = TransformersBackend(model, tokenizer, share_prefix=share_prefix)
+    # The model's forward takes the masks (the lean step always gets ready ones).
+    backend = TransformersBackend(model, tokenizer, share_prefix=share_prefix, lean_decode=False)
     spec = SamplingSpec(12, temperature=1.0)
     ready = backend.generate(prompts, 3, spec, seed=3)
     monkeypatch.setattr(sampling, "_takes_ready_masks", lambda config: False)

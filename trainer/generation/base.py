@@ -59,4 +59,5 @@ def make_backend(config: TrainConfig, model: Any, tokenizer: Any, model_dir: str
         tokenizer,
         share_prefix=config.share_prompt_prefix,
         packed_cpu_weights=config.generation.packed_cpu_weights,
+        lean_decode=config.generation.lean_decode,
     )

@@ -7,7 +7,9 @@ from typing import Any
 
 import torch
 
+from rewardkit.trainer.generation import lean
 from rewardkit.trainer.generation.base import Completions, SamplingSpec
+from rewardkit.trainer.generation.lean import LeanStep
 from rewardkit.trainer.generation.packed import packed_linears
 from rewardkit.trainer.generation.sampling import decode
 from rewardkit.trainer.prefix import prefill
@@ -17,11 +19,17 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(
-        self, model: Any, tokenizer: Any, share_prefix: bool = True, packed_cpu_weights: bool = True
+        self,
+        model: Any,
+        tokenizer: Any,
+        share_prefix: bool = True,
+        packed_cpu_weights: bool = True,
+        lean_decode: bool = True,
     ) -> None:
         self.model = model
         self.share_prefix = share_prefix
         self.packed_cpu_weights = packed_cpu_weights
+        self.lean_decode = lean_decode
         self.pad_id = int(tokenizer.pad_token_id)
         eos = model.generation_config.eos_token_id
         if eos is None:
@@ -34,7 +42,9 @@ class TransformersBackend:
     def close(self) -> None:
         return None
 
-    @torch.no_grad()
+    # Inference mode, not just no_grad: tensors skip version counting and view tracking, which at the
+    # small per-step ops of a CPU rollout took 15 % of a 130k-param model's rollout (34.5 vs 40.6 ms).
+    @torch.inference_mode()
     def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
         device = self.model.device
         input_ids, attention = (t.to(device) for t in left_pad(prompts, self.pad_id))
@@ -46,11 +56,24 @@ class TransformersBackend:
             input_ids, attention = input_ids.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
             # A private RNG stream: the draw depends only on (seed, weights), so a resumed run repeats it.
             generator = torch.Generator().manual_seed(seed)
+            # Built inside `packed`, so the lean step shares its packed weights.
+            lean = LeanStep(self.model, self.packed_cpu_weights) if self._lean() else None
             out = decode(
-                self.model, input_ids, attention, spec, sorted(self.eos_ids), self.pad_id, generator, cache
+                self.model,
+                input_ids,
+                attention,
+                spec,
+                sorted(self.eos_ids),
+                self.pad_id,
+                generator,
+                cache,
+                lean,
             )
         self.model.train(was_training)
         return self._cut(out.tokens.tolist(), out.logprobs.tolist())
+
+    def _lean(self) -> bool:
+        return self.lean_decode and lean.supports(self.model)
 
     def _shared_prompt_cache(self, input_ids: torch.Tensor, attention: torch.Tensor, n: int) -> Any:
         """All but each prompt's last token, run once and copied to its n rows; decode feeds the rest."""

@@ -12,10 +12,11 @@ The products agree with the default path to float32 rounding (a few 1e-6 relativ
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
 MIN_ENTRIES = 1 << 16  # below this many weight entries the default path was as fast or faster
 # The batch oneDNN tunes its blocking for. Measured: packed for 64 rows, 16 to 512 rows all ran within 10 % of
@@ -33,13 +34,12 @@ def available() -> bool:
 
 
 def _eligible(module: torch.nn.Linear) -> bool:
-    weight = module.weight
-    return (
-        type(module) is torch.nn.Linear  # a subclass may compute something else in its forward
-        and weight.device.type == "cpu"
-        and weight.dtype == torch.float32
-        and weight.numel() >= MIN_ENTRIES
-    )
+    # A subclass may compute something else in its forward.
+    return type(module) is torch.nn.Linear and _eligible_weight(module.weight)
+
+
+def _eligible_weight(weight: torch.Tensor) -> bool:
+    return weight.device.type == "cpu" and weight.dtype == torch.float32 and weight.numel() >= MIN_ENTRIES
 
 
 @contextlib.contextmanager
@@ -54,14 +54,31 @@ def packed_linears(model: torch.nn.Module) -> Iterator[int]:
     linears = [m for m in modules if isinstance(m, torch.nn.Linear) and _eligible(m)]
     with torch.no_grad():
         for module in linears:
-            packed = torch.ops.mkldnn._reorder_linear_weight(module.weight.detach(), ROWS_HINT)
             # An instance attribute shadows the class's forward; popping it restores the original.
-            module.forward = partial(_packed_linear, packed, module.bias)  # type: ignore[method-assign]
+            module.forward = _packed(module.weight.detach(), module.bias)  # type: ignore[assignment]
     try:
         yield len(linears)
     finally:
         for module in linears:
             module.__dict__.pop("forward", None)
+
+
+def linear_fn(
+    weight: torch.Tensor, bias: torch.Tensor | None, pack: bool = True
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """x -> x @ weight.T + bias; with `pack`, on a packed copy of `weight` where that is faster (inference
+    only)."""
+    if pack and available() and _eligible_weight(weight):
+        return _packed(weight, bias)
+    return partial(_plain_linear, weight, bias)
+
+
+def _plain_linear(weight: torch.Tensor, bias: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    return F.linear(x, weight, bias)
+
+
+def _packed(weight: torch.Tensor, bias: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    return partial(_packed_linear, torch.ops.mkldnn._reorder_linear_weight(weight, ROWS_HINT), bias)
 
 
 def _packed_linear(weight: torch.Tensor, bias: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ import torch
 
 from rewardkit.trainer.generation.base import SamplingSpec
 from rewardkit.trainer.generation.kv_room import make_room
+from rewardkit.trainer.generation.lean import LeanStep, full_attention_only
 from rewardkit.trainer.prefix import positions
 
 
@@ -37,27 +38,34 @@ def decode(
     pad_id: int,
     generator: torch.Generator,
     cache: Any = None,
+    lean: LeanStep | None = None,
 ) -> Decoded:
-    """Sample up to `spec.max_new_tokens` after left-padded prompts; `cache` may hold a prompt prefix."""
+    """Sample up to `spec.max_new_tokens` after left-padded prompts; `cache` may hold a prompt prefix.
+
+    Steps after the first run through `lean` where given (see rewardkit.trainer.generation.lean)."""
     from transformers import DynamicCache
 
     cache = make_room(cache if cache is not None else DynamicCache(config=model.config), spec.max_new_tokens)
     feed = input_ids[:, cache.get_seq_length() :]  # what the cache has not seen yet
-    masks = _step_masks(model, attention_mask, spec.max_new_tokens)
+    ready = lean is not None or _takes_ready_masks(model.config)
+    masks = _step_masks(attention_mask, spec.max_new_tokens, ready)
     position = positions(attention_mask)[:, -feed.shape[1] :]
     eos = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)
     finished = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
     tokens, logprobs = [], []
     for step in range(spec.max_new_tokens):
-        out = model(
-            input_ids=feed,
-            attention_mask=masks(step),
-            position_ids=position,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        token, logp = _sample(out.logits[:, -1].float(), spec, generator)
+        if lean is not None and step:
+            logits = lean(feed[:, 0], position, masks(step), cache)
+        else:
+            logits = model(
+                input_ids=feed,
+                attention_mask=masks(step),
+                position_ids=position,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            ).logits[:, -1]
+        token, logp = _sample(logits.float(), spec, generator)
         token = token.masked_fill(finished, pad_id)
         tokens.append(token)
         logprobs.append(logp.masked_fill(finished, 0.0))
@@ -69,7 +77,7 @@ def decode(
     return Decoded(torch.stack(tokens, dim=1), torch.stack(logprobs, dim=1))
 
 
-def _step_masks(model: Any, attention_mask: torch.Tensor, steps: int) -> Callable[[int], torch.Tensor]:
+def _step_masks(attention_mask: torch.Tensor, steps: int, ready: bool) -> Callable[[int], torch.Tensor]:
     """The attention mask of each decode step: the prompt's padding mask, one attended column more per step.
 
     Step 0 feeds what the cache has not seen (possibly several tokens) with the 2-D mask, from which
@@ -81,7 +89,7 @@ def _step_masks(model: Any, attention_mask: torch.Tensor, steps: int) -> Callabl
     """
     rows, width = attention_mask.shape
     full = torch.cat([attention_mask, attention_mask.new_ones((rows, steps))], dim=-1)
-    if _takes_ready_masks(model.config):
+    if ready:
         full = full.bool()[:, None, None, :]
     return lambda step: full[..., : width + step] if step else attention_mask
 
@@ -94,10 +102,7 @@ def _takes_ready_masks(config: Any) -> bool:
         return False
     if getattr(config, "_attn_implementation", None) != "sdpa":
         return False
-    layer_types = getattr(config, "layer_types", None)
-    if layer_types is not None:
-        return all(kind == "full_attention" for kind in layer_types)
-    return getattr(config, "sliding_window", None) is None
+    return full_attention_only(config)
 
 
 def _sample(
