@@ -55,7 +55,8 @@ PROMPTS = [[5, 9, 14, 3, 7, 22], [8, 2], [40, 41, 42, 43]]  # left-padded to dif
 
 @pytest.mark.parametrize("kind", ["llama", "llama-rope-scaled", "mistral", "qwen2"])
 @pytest.mark.parametrize("share_prefix", [False, True])
-def test_lean_rollouts_equal_the_model_forward_rollouts(kind, share_prefix):
+@pytest.mark.parametrize("prompts", [PROMPTS, [[5], [7]]], ids=["padded", "one-token"])
+def test_lean_rollouts_equal_the_model_forward_rollouts(kind, share_prefix, prompts):
     model = build(kind)
     assert lean.supports(model)
     spec = SamplingSpec(20, temperature=1.0)
@@ -63,7 +64,7 @@ def test_lean_rollouts_equal_the_model_forward_rollouts(kind, share_prefix):
         TransformersBackend(model, Tokenizer(), share_prefix=share_prefix, lean_decode=flag)
         for flag in (True, False)
     ]
-    fast, reference = (backend.generate(PROMPTS, 3, spec, seed=11) for backend in backends)
+    fast, reference = (backend.generate(prompts, 3, spec, seed=11) for backend in backends)
     assert fast.token_ids == reference.token_ids
     for mine, theirs in zip(fast.logprobs, reference.logprobs, strict=True):
         assert torch.allclose(torch.tensor(mine), torch.tensor(theirs), atol=1e-5)

@@ -50,14 +50,15 @@ class TransformersBackend:
         input_ids, attention = (t.to(device) for t in left_pad(prompts, self.pad_id))
         was_training = self.model.training
         self.model.eval()  # dropout off while sampling
-        packed = packed_linears(self.model) if self.packed_cpu_weights else contextlib.nullcontext()
-        with packed:
+        # The lean step packs its own (fused) weights; the model's forward then only runs multi-token
+        # prompt passes, where the default matmul is as fast.
+        lean = LeanStep(self.model, self.packed_cpu_weights) if self._lean() else None
+        pack_model = self.packed_cpu_weights and lean is None
+        with packed_linears(self.model) if pack_model else contextlib.nullcontext():
             cache = self._shared_prompt_cache(input_ids, attention, n)
             input_ids, attention = input_ids.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
             # A private RNG stream: the draw depends only on (seed, weights), so a resumed run repeats it.
             generator = torch.Generator().manual_seed(seed)
-            # Built inside `packed`, so the lean step shares its packed weights.
-            lean = LeanStep(self.model, self.packed_cpu_weights) if self._lean() else None
             out = decode(
                 self.model,
                 input_ids,

@@ -84,11 +84,11 @@ class LeanStep:
         self.embed = inner.embed_tokens.weight
         self.rotary = inner.rotary_emb
         self.final_norm = inner.norm
-        self.lm_head = _linear(model.lm_head)
+        self.pack = pack  # projections on oneDNN-packed weights where large enough (see packed.py)
+        self.lm_head = _projection(pack, model.lm_head)
         self.head_dim = attention.head_dim
         self.scaling = attention.scaling
         self.gqa = model.config.num_key_value_heads != model.config.num_attention_heads
-        self.pack = pack  # fused projections on oneDNN-packed weights where large enough (see packed.py)
         self.layers = [self._fuse(layer, index) for index, layer in enumerate(inner.layers)]
 
     def __call__(
@@ -132,12 +132,12 @@ class LeanStep:
         return _Layer(
             norm_in=layer.input_layernorm,
             norm_post=layer.post_attention_layernorm,
-            qkv=_fused(self.pack, q, k, v),
+            qkv=_projection(self.pack, q, k, v),
             q_width=q.out_features,
             k_width=k.out_features,
-            o_proj=_linear(layer.self_attn.o_proj),
-            gate_up=_fused(self.pack, gate, up),
-            down=_linear(down),
+            o_proj=_projection(self.pack, layer.self_attn.o_proj),
+            gate_up=_projection(self.pack, gate, up),
+            down=_projection(self.pack, down),
             cache_index=index,
         )
 
@@ -150,17 +150,19 @@ def _mlp_projections(mlp: Any) -> tuple[Any, ...]:
     return mlp.gate_proj, mlp.up_proj, mlp.down_proj
 
 
-def _linear(module: torch.nn.Linear) -> Linear:
-    # `forward`, not the module call: skips the hook machinery, and keeps packed_linears' packed weights.
-    return module.forward
-
-
-def _fused(pack: bool, *modules: torch.nn.Linear) -> Linear:
-    """One projection computing the modules' outputs side by side."""
-    weight = torch.cat([m.weight.detach() for m in modules])
-    biases = [m.bias.detach() if m.bias is not None else m.weight.new_zeros(m.out_features) for m in modules]
-    bias = None if all(m.bias is None for m in modules) else torch.cat(biases)
+def _projection(pack: bool, *modules: torch.nn.Linear) -> Linear:
+    """One linear map computing the modules' outputs side by side (fused into one weight if several)."""
+    weight = (
+        torch.cat([m.weight.detach() for m in modules]) if len(modules) > 1 else modules[0].weight.detach()
+    )
+    bias: torch.Tensor | None = None
+    if any(m.bias is not None for m in modules):
+        bias = torch.cat([_bias(m) for m in modules])
     return linear_fn(weight, bias, pack)
+
+
+def _bias(module: torch.nn.Linear) -> torch.Tensor:
+    return module.bias.detach() if module.bias is not None else module.weight.new_zeros(module.out_features)
 
 
 def _rms_norm(norm: Any, x: torch.Tensor) -> torch.Tensor:

@@ -42,7 +42,7 @@ def decode(
 ) -> Decoded:
     """Sample up to `spec.max_new_tokens` after left-padded prompts; `cache` may hold a prompt prefix.
 
-    Steps after the first run through `lean` where given (see rewardkit.trainer.generation.lean)."""
+    One-token steps run through `lean` where given (see rewardkit.trainer.generation.lean)."""
     from transformers import DynamicCache
 
     cache = make_room(cache if cache is not None else DynamicCache(config=model.config), spec.max_new_tokens)
@@ -54,12 +54,13 @@ def decode(
     finished = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
     tokens, logprobs = [], []
     for step in range(spec.max_new_tokens):
-        if lean is not None and step:
-            logits = lean(feed[:, 0], position, masks(step), cache)
+        mask = masks(step, feed.shape[1])
+        if lean is not None and feed.shape[1] == 1:
+            logits = lean(feed[:, 0], position, mask, cache)
         else:
             logits = model(
                 input_ids=feed,
-                attention_mask=masks(step),
+                attention_mask=mask,
                 position_ids=position,
                 past_key_values=cache,
                 use_cache=True,
@@ -77,21 +78,27 @@ def decode(
     return Decoded(torch.stack(tokens, dim=1), torch.stack(logprobs, dim=1))
 
 
-def _step_masks(attention_mask: torch.Tensor, steps: int, ready: bool) -> Callable[[int], torch.Tensor]:
-    """The attention mask of each decode step: the prompt's padding mask, one attended column more per step.
+def _step_masks(attention_mask: torch.Tensor, steps: int, ready: bool) -> Callable[[int, int], torch.Tensor]:
+    """The attention mask of decode step `step` feeding `fed` tokens: the prompt's padding mask, one attended
+    column more per step.
 
-    Step 0 feeds what the cache has not seen (possibly several tokens) with the 2-D mask, from which
-    transformers builds the causal mask. Later steps feed one token, which attends to every column but the
-    prompt's padding. Under sdpa attention those steps get that mask ready-made as views of one 4-D boolean
-    buffer, which transformers uses as given. Built from the 2-D mask on every call instead, it made a
-    130k-param model's 16-row, 32-token rollout ~10 % slower (median of 40 alternated runs 0.097 vs 0.087 s;
-    identical tokens); at 21.5M params the difference is within noise.
+    A step feeding several tokens (the first, when the cache holds less than all but the last prompt token)
+    gets the 2-D mask, from which transformers builds the causal mask. A one-token step attends to every
+    column but the prompt's padding; where `ready`, it gets that mask ready-made as a view of one 4-D
+    boolean buffer, which transformers' sdpa models (and the lean step) use as given. Built from the 2-D
+    mask on every call instead, it made a 130k-param model's 16-row, 32-token rollout ~10 % slower (median
+    of 40 alternated runs 0.097 vs 0.087 s; identical tokens); at 21.5M params the difference is within noise.
     """
     rows, width = attention_mask.shape
-    full = torch.cat([attention_mask, attention_mask.new_ones((rows, steps))], dim=-1)
-    if ready:
-        full = full.bool()[:, None, None, :]
-    return lambda step: full[..., : width + step] if step else attention_mask
+    plain = torch.cat([attention_mask, attention_mask.new_ones((rows, steps))], dim=-1)
+    boolean = plain.bool()[:, None, None, :] if ready else None
+
+    def mask(step: int, fed: int) -> torch.Tensor:
+        if boolean is not None and fed == 1:
+            return boolean[..., : width + step]
+        return plain[:, : width + step]
+
+    return mask
 
 
 def _takes_ready_masks(config: Any) -> bool:
