@@ -9,7 +9,6 @@ import torch
 
 from rewardkit.trainer.generation import lean
 from rewardkit.trainer.generation.base import Completions, SamplingSpec
-from rewardkit.trainer.generation.lean import LeanStep
 from rewardkit.trainer.generation.packed import packed_linears
 from rewardkit.trainer.generation.sampling import decode
 from rewardkit.trainer.prefix import prefill
@@ -52,8 +51,8 @@ class TransformersBackend:
         self.model.eval()  # dropout off while sampling
         # The lean step packs its own (fused) weights; the model's forward then only runs multi-token
         # prompt passes, where the default matmul is as fast.
-        lean = LeanStep(self.model, self.packed_cpu_weights) if self._lean() else None
-        pack_model = self.packed_cpu_weights and lean is None
+        lean_step = lean.LeanStep(self.model, self.packed_cpu_weights) if self._lean() else None
+        pack_model = self.packed_cpu_weights and lean_step is None
         with packed_linears(self.model) if pack_model else contextlib.nullcontext():
             cache = self._shared_prompt_cache(input_ids, attention, n)
             input_ids, attention = input_ids.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
@@ -68,7 +67,7 @@ class TransformersBackend:
                 self.pad_id,
                 generator,
                 cache,
-                lean,
+                lean_step,
             )
         self.model.train(was_training)
         return self._cut(out.tokens.tolist(), out.logprobs.tolist())
