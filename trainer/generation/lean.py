@@ -6,8 +6,8 @@ benchmark model, 16 rows, one forward call took ~1.5 ms, of which the tensor ari
 Here q/k/v and gate/up run as one matmul each, RoPE is applied to q and k together, and attention is one
 `scaled_dot_product_attention` on the cache with its ready boolean mask.
 
-The step computes exactly what the model's forward computes, in the same order (the RMSNorm as transformers
-writes it, the model's own rotary module for cos/sin, its KV cache): a test checks logits and sampled tokens
+The step computes exactly what the model's forward computes, in the same order (the model's own RMSNorm and
+rotary modules, its KV cache): a test checks logits and sampled tokens
 against the model's forward for Llama, Mistral and Qwen2 configs. Anything else (other architectures, remote
 code, sliding windows, adapters or quantised layers in place of plain `nn.Linear`) keeps the model's forward.
 """
@@ -30,19 +30,19 @@ SUPPORTED = {
     "Qwen2ForCausalLM": "Qwen2DecoderLayer",
 }
 
-Linear = Callable[[torch.Tensor], torch.Tensor]
+TensorFn = Callable[[torch.Tensor], torch.Tensor]  # a projection or a norm
 
 
 @dataclass
 class _Layer:
-    norm_in: Any  # the layer's RMSNorm modules (weight, variance_epsilon)
-    norm_post: Any
-    qkv: Linear  # fused q/k/v projection
+    norm_in: TensorFn  # the layer's own RMSNorm computations (their `forward`: no module-call machinery)
+    norm_post: TensorFn
+    qkv: TensorFn  # fused q/k/v projection
     q_width: int
     k_width: int
-    o_proj: Linear
-    gate_up: Linear  # fused gate/up projection
-    down: Linear
+    o_proj: TensorFn
+    gate_up: TensorFn  # fused gate/up projection
+    down: TensorFn
     cache_index: int
 
 
@@ -83,7 +83,7 @@ class LeanStep:
         attention = inner.layers[0].self_attn
         self.embed = inner.embed_tokens.weight
         self.rotary = inner.rotary_emb
-        self.final_norm = inner.norm
+        self.final_norm = inner.norm.forward
         self.pack = pack  # projections on oneDNN-packed weights where large enough (see packed.py)
         self.lm_head = _projection(pack, model.lm_head)
         self.head_dim = attention.head_dim
@@ -98,10 +98,10 @@ class LeanStep:
         x = F.embedding(tokens, self.embed)  # [N, H]
         cos, sin = self.rotary(x, position)  # [N, 1, D] each
         for layer in self.layers:
-            x = x + self._attend(layer, _rms_norm(layer.norm_in, x), cos, sin, mask, cache)
-            gate, up = layer.gate_up(_rms_norm(layer.norm_post, x)).chunk(2, dim=-1)
+            x = x + self._attend(layer, layer.norm_in(x), cos, sin, mask, cache)
+            gate, up = layer.gate_up(layer.norm_post(x)).chunk(2, dim=-1)
             x = x + layer.down(F.silu(gate) * up)
-        return self.lm_head(_rms_norm(self.final_norm, x))
+        return self.lm_head(self.final_norm(x))
 
     def _attend(
         self,
@@ -130,8 +130,8 @@ class LeanStep:
         q, k, v = _attention_projections(layer.self_attn)[:3]
         gate, up, down = _mlp_projections(layer.mlp)
         return _Layer(
-            norm_in=layer.input_layernorm,
-            norm_post=layer.post_attention_layernorm,
+            norm_in=layer.input_layernorm.forward,
+            norm_post=layer.post_attention_layernorm.forward,
             qkv=_projection(self.pack, q, k, v),
             q_width=q.out_features,
             k_width=k.out_features,
@@ -150,7 +150,7 @@ def _mlp_projections(mlp: Any) -> tuple[Any, ...]:
     return mlp.gate_proj, mlp.up_proj, mlp.down_proj
 
 
-def _projection(pack: bool, *modules: torch.nn.Linear) -> Linear:
+def _projection(pack: bool, *modules: torch.nn.Linear) -> TensorFn:
     """One linear map computing the modules' outputs side by side (fused into one weight if several)."""
     weight = (
         torch.cat([m.weight.detach() for m in modules]) if len(modules) > 1 else modules[0].weight.detach()
@@ -163,13 +163,6 @@ def _projection(pack: bool, *modules: torch.nn.Linear) -> Linear:
 
 def _bias(module: torch.nn.Linear) -> torch.Tensor:
     return module.bias.detach() if module.bias is not None else module.weight.new_zeros(module.out_features)
-
-
-def _rms_norm(norm: Any, x: torch.Tensor) -> torch.Tensor:
-    # As transformers' Llama/Mistral/Qwen2 RMSNorm computes it: in float32, cast back, then the weight.
-    hidden = x.float()
-    hidden = hidden * torch.rsqrt(hidden.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
-    return norm.weight * hidden.to(x.dtype)
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
