@@ -7,9 +7,20 @@ from rewardkit.environment import EnvConfig, Environment, EnvMetadata
 from rewardkit.errors import ConfigError, PluginError, RewardkitError, UnknownNameError
 from rewardkit.hookspecs import PLUGIN_API_VERSION, hookimpl
 from rewardkit.loading import get_plugins, list_environments, load_environment, make_rubric
+from rewardkit.records import RecordWriter, RolloutRecord, read_records
 from rewardkit.rubric import Rubric, RubricItem
 from rewardkit.scoring import Scorer
-from rewardkit.types import Message, RewardResult, Sample, assistant, system, user
+from rewardkit.types import (
+    Message,
+    RewardResult,
+    Sample,
+    StopReason,
+    ToolCall,
+    Trajectory,
+    assistant,
+    system,
+    user,
+)
 
 __version__ = "0.1.0"
 
@@ -21,12 +32,17 @@ __all__ = [
     "Environment",
     "Message",
     "PluginError",
+    "RecordWriter",
     "RewardResult",
     "RewardkitError",
+    "RolloutRecord",
     "Rubric",
     "RubricItem",
     "Sample",
     "Scorer",
+    "StopReason",
+    "ToolCall",
+    "Trajectory",
     "UnknownNameError",
     "__version__",
     "assistant",
@@ -35,6 +51,7 @@ __all__ = [
     "list_environments",
     "load_environment",
     "make_rubric",
+    "read_records",
     "system",
     "user",
 ]
