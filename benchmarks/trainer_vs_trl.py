@@ -4,7 +4,6 @@
     python benchmarks/trainer_vs_trl.py --backend vllm --models tiny
     python benchmarks/trainer_vs_trl.py --steps 60 --models tiny   # longer reward curves
     python benchmarks/trainer_vs_trl.py --repeats 3                # alternate the sides 3 times
-    python benchmarks/trainer_vs_trl.py --no-lean-decode           # rewardkit decodes via the model's forward
 
 Each side runs in its own subprocess (so peak RSS is its own), with the same model, reward, prompts, batch,
 group size, lengths, learning rate, fp32, loss (dapo), beta 0 and thread count. Seconds per step are the
@@ -66,11 +65,7 @@ def run_rewardkit(args: argparse.Namespace, out_dir: str) -> list[tuple[float, f
         "threads": args.threads,
         "model": {"path": MODELS[args.model]},
         "environments": [{"name": "bench.tags"}],
-        "generation": {
-            "backend": args.backend,
-            "max_new_tokens": args.max_new_tokens,
-            "lean_decode": args.lean_decode,
-        },
+        "generation": {"backend": args.backend, "max_new_tokens": args.max_new_tokens},
         "grpo": {"prompts_per_step": args.batch // args.generations, "num_generations": args.generations},
         "optim": {"lr": args.lr, "max_steps": args.steps},
         "logging": {"progress": False, "tensorboard": False},
@@ -234,7 +229,6 @@ def _shared(args: argparse.Namespace) -> list[str]:
         str(args.threads),
         "--seed",
         str(args.seed),
-        "--lean-decode" if args.lean_decode else "--no-lean-decode",
     ]
 
 
@@ -271,12 +265,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="repeat i runs both sides with seed + i")
     parser.add_argument(
-        "--lean-decode",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="rewardkit's generation.lean_decode (off: its decode loop calls the model's forward every step)",
-    )
-    parser.add_argument(
         "--repeats",
         type=int,
         default=1,
@@ -294,8 +282,7 @@ def main() -> None:
         print(
             f"\n== {model} ({MODELS[model]}), backend={args.backend}, batch={args.batch}, "
             f"G={args.generations}, "
-            f"new tokens={args.max_new_tokens}, steps={args.steps}, threads={args.threads}, "
-            f"lean_decode={args.lean_decode}"
+            f"new tokens={args.max_new_tokens}, steps={args.steps}, threads={args.threads}"
         )
         for repeat, (rk, trl) in enumerate(runs, 1):
             if args.repeats > 1:

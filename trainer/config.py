@@ -71,16 +71,11 @@ class GenerationConfig(Strict):
     chunk_prompts: int | None = Field(
         None, gt=0, description="prompts per generate call; scoring of a chunk overlaps the next chunk"
     )
-    packed_cpu_weights: bool = Field(
-        True,
-        description="transformers backend on a CPU in float32: decode with oneDNN-packed copies of the large "
-        "weight matrices (about 2x faster small-batch matmuls); no effect elsewhere",
+    stop_strings: list[str] = Field(
+        [], description="a completion also ends with the token that completes one of these strings"
     )
-    lean_decode: bool = Field(
-        True,
-        description="transformers backend, Llama / Mistral / Qwen2 models: decode steps as plain tensor ops "
-        "over the model's parameters (fused projections, no per-module calls), the same computation as "
-        "the model's forward; other models always use their forward",
+    stop_token_ids: list[int] = Field(
+        [], description="token ids that end a completion, besides the tokenizer's and the model's eos"
     )
     vllm: VllmConfig = VllmConfig()
 
@@ -149,11 +144,6 @@ class TrainConfig(Strict):
     output_dir: str = "runs/{name}"
     seed: int = 0
     threads: int | None = Field(None, gt=0, description="torch CPU threads; default: torch's choice")
-    retain_freed_memory: bool = Field(
-        True,
-        description="glibc: keep freed heap memory for reuse instead of returning it to the OS, so training "
-        "steps do not page-fault their tensors in again (see trainer/host_memory.py)",
-    )
     model: ModelConfig
     environments: list[EnvironmentConfig] = Field(min_length=1)
     generation: GenerationConfig = GenerationConfig()

@@ -27,7 +27,7 @@ from rewardkit.trainer.config import TrainConfig, dump_config
 from rewardkit.trainer.data import Prompt, PromptSource
 from rewardkit.trainer.envs import build_slots
 from rewardkit.trainer.generation import Completions, SamplingSpec, make_backend
-from rewardkit.trainer.host_memory import retain_freed_memory
+from rewardkit.trainer.generation.stops import stop_token_ids
 from rewardkit.trainer.loss import Normalizer, aggregate, clip_fractions, policy_loss, tis_weights
 from rewardkit.trainer.models import load_models
 from rewardkit.trainer.rewards import PendingRewards, RewardRouter, check_errors, reward_metrics, scores_array
@@ -69,8 +69,6 @@ class GRPOTrainer:
         self.config = config
         if config.threads:
             torch.set_num_threads(config.threads)
-        if config.retain_freed_memory:
-            retain_freed_memory()
         _seed_everything(config.seed)
         self.accelerator = Accelerator(cpu=_cpu_processes())
         self.run_dir = config.run_dir
@@ -304,7 +302,16 @@ class GRPOTrainer:
 
     def _sampling_spec(self) -> SamplingSpec:
         gen = self.config.generation
-        return SamplingSpec(gen.max_new_tokens, gen.temperature, gen.top_p, gen.top_k)
+        model_config = getattr(self._unwrapped(), "generation_config", None)
+        stops = stop_token_ids(self.tokenizer, model_config, gen.stop_token_ids)
+        return SamplingSpec(
+            gen.max_new_tokens,
+            gen.temperature,
+            gen.top_p,
+            gen.top_k,
+            stop_token_ids=tuple(stops),
+            stop_strings=tuple(gen.stop_strings),
+        )
 
     def _gen_seed(self, offset: int) -> int:
         # A function of (seed, step, rank, chunk): a resumed run draws the same completions.

@@ -5,6 +5,7 @@ from rewardkit.errors import ConfigError
 from rewardkit.tiny import TAGS, parse_tiny
 from rewardkit.trainer.generation.base import SamplingSpec
 from rewardkit.trainer.generation.hf import TransformersBackend
+from rewardkit.trainer.generation.stops import stop_token_ids
 from rewardkit.trainer.rollout import build_batch, forward_logprobs
 
 
@@ -46,12 +47,13 @@ def test_generation_logprobs_match_the_trainer_and_are_reproducible(model_and_to
     model, tokenizer = model_and_tokenizer
     backend = TransformersBackend(model, tokenizer)
     prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi")]
-    spec = SamplingSpec(max_new_tokens=12, temperature=0.7)
+    stops = tuple(stop_token_ids(tokenizer, model.generation_config))
+    spec = SamplingSpec(max_new_tokens=12, temperature=0.7, stop_token_ids=stops)
     first = backend.generate(prompts, n=3, spec=spec, seed=5)
     again = backend.generate(prompts, n=3, spec=spec, seed=5)
     assert first.token_ids == again.token_ids and len(first) == 6
     for tokens, truncated in zip(first.token_ids, first.truncated, strict=True):
-        assert truncated == (len(tokens) == 12 and tokens[-1] not in backend.eos_ids)
+        assert truncated == (len(tokens) == 12 and tokens[-1] not in stops)
     batch = build_batch(prompts, first, 3, tokenizer.pad_token_id)
     with torch.no_grad():
         logp, _ = forward_logprobs(model, batch, temperature=0.7)

@@ -1,38 +1,48 @@
-"""The rollout decode loop: exact sampling, truncation, greedy parity with transformers' generate."""
+"""The transformers rollout loop: the sampling convention, stops, greedy parity with `generate`."""
 
 import pytest
 import torch
 
-from rewardkit.trainer.generation import sampling
 from rewardkit.trainer.generation.base import SamplingSpec
 from rewardkit.trainer.generation.hf import TransformersBackend, left_pad
-from rewardkit.trainer.generation.sampling import _inverse_cdf_draw, _sample
+from rewardkit.trainer.generation.sampling import sample, sampling_logprobs
+from rewardkit.trainer.generation.stops import stop_token_ids
+from rewardkit.trainer.rollout import build_batch
 
 
-def test_inverse_cdf_draw_reproduces_the_distribution_and_never_draws_zero_mass():
-    probs = torch.tensor([[0.5, 0.0, 0.3, 0.2, 0.0]]).repeat(40_000, 1)
-    draws = _inverse_cdf_draw(probs, torch.Generator().manual_seed(0))
-    counts = torch.bincount(draws, minlength=5).double() / len(draws)
-    assert counts[1] == 0 and counts[4] == 0
-    assert torch.allclose(counts, probs[0].double(), atol=0.01)
-
-
-def test_top_k_and_top_p_restrict_the_draw_but_not_the_reported_logprob():
-    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])).repeat(2_000, 1)
+def test_top_k_and_top_p_restrict_the_draw_and_report_the_truncated_distribution():
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    logits = probs.log().repeat(4_000, 1)
     generator = torch.Generator().manual_seed(1)
-    for spec, allowed in ((SamplingSpec(1, top_k=2), {0, 1}), (SamplingSpec(1, top_p=0.6), {0, 1})):
-        tokens, logp = _sample(logits, spec, generator)
-        assert set(tokens.tolist()) == allowed
-        # The log-prob is that of the untruncated tempered distribution, which the trainer computes.
-        assert torch.allclose(logp, logits.log_softmax(-1).gather(-1, tokens[:, None]).squeeze(-1))
+    for spec, kept in ((SamplingSpec(1, top_k=2), 0.8), (SamplingSpec(1, top_p=0.6), 0.8)):
+        tokens, logp = sample(logits, spec, generator)
+        assert set(tokens.tolist()) == {0, 1}
+        # The log-prob of the distribution drawn from: renormalised over the kept mass.
+        assert torch.allclose(logp, (probs[0, tokens] / kept).log())
+        frequency = (tokens == 0).double().mean()
+        assert abs(frequency - 0.5 / kept) < 0.03
 
 
 def test_temperature_scales_the_sampled_distribution():
     logits = torch.tensor([[2.0, 0.0]]).repeat(20_000, 1)
-    tokens, logp = _sample(logits, SamplingSpec(1, temperature=2.0), torch.Generator().manual_seed(2))
+    tokens, logp = sample(logits, SamplingSpec(1, temperature=2.0), torch.Generator().manual_seed(2))
     expected = torch.softmax(logits[0] / 2.0, -1)
     assert abs((tokens == 0).double().mean() - expected[0]) < 0.01
     assert torch.allclose(logp[tokens == 0], expected[0].log().expand((tokens == 0).sum()))
+
+
+def test_stop_set_is_tokenizer_eos_generation_config_eos_and_a_special_pad():
+    class Tokenizer:
+        eos_token_id = 2
+        pad_token_id = 0
+        all_special_ids = (0, 1, 2)
+
+    class GenerationConfig:
+        eos_token_id = (2, 7, 9)  # e.g. Llama-3-Instruct: <|end_of_text|>, <|eom_id|>, <|eot_id|>
+
+    assert stop_token_ids(Tokenizer(), GenerationConfig(), extra=[11]) == [0, 2, 7, 9, 11]
+    Tokenizer.all_special_ids = (1, 2)  # padding with an ordinary word must not end completions
+    assert stop_token_ids(Tokenizer(), None) == [2]
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +52,17 @@ def model_and_tokenizer(tiny_dir):
     return AutoModelForCausalLM.from_pretrained(tiny_dir), AutoTokenizer.from_pretrained(tiny_dir)
 
 
-@pytest.mark.parametrize("lean_decode", [False, True])
+def _stops(model, tokenizer):
+    return tuple(stop_token_ids(tokenizer, model.generation_config))
+
+
 @pytest.mark.parametrize("share_prefix", [False, True])
-def test_greedy_decode_equals_transformers_generate(model_and_tokenizer, share_prefix, lean_decode):
+def test_greedy_decode_equals_transformers_generate(model_and_tokenizer, share_prefix):
     model, tokenizer = model_and_tokenizer
     prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi", "Seven")]
-    backend = TransformersBackend(model, tokenizer, share_prefix=share_prefix, lean_decode=lean_decode)
-    ours = backend.generate(prompts, 2, SamplingSpec(16, greedy=True), seed=0)
+    backend = TransformersBackend(model, tokenizer, share_prefix=share_prefix)
+    stops = _stops(model, tokenizer)
+    ours = backend.generate(prompts, 2, SamplingSpec(16, greedy=True, stop_token_ids=stops), seed=0)
     ids, mask = left_pad([p for p in prompts for _ in range(2)], tokenizer.pad_token_id)
     with torch.no_grad():
         out = model.generate(
@@ -57,7 +71,7 @@ def test_greedy_decode_equals_transformers_generate(model_and_tokenizer, share_p
             do_sample=False,
             max_new_tokens=16,
             pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=sorted(backend.eos_ids),
+            eos_token_id=list(stops),
             return_dict_in_generate=True,
             output_logits=True,
         )
@@ -65,8 +79,28 @@ def test_greedy_decode_equals_transformers_generate(model_and_tokenizer, share_p
     logprobs = torch.stack(out.logits, 1).log_softmax(-1).gather(-1, reference[..., None]).squeeze(-1)
     for row, (mine, theirs) in enumerate(zip(ours.token_ids, reference.tolist(), strict=True)):
         assert mine == theirs[: len(mine)] and all(t == tokenizer.pad_token_id for t in theirs[len(mine) :])
+        assert ours.truncated[row] == (len(mine) == 16 and mine[-1] not in stops)
         # Log-probs too: a wrong position or mask shifts them even where the argmax survives.
         assert torch.allclose(torch.tensor(ours.logprobs[row]), logprobs[row, : len(mine)], atol=1e-5)
+
+
+def test_sampled_logprobs_follow_the_convention_with_top_k_and_top_p(model_and_tokenizer):
+    """Reported log-probs equal the truncated distribution recomputed from a full forward of the tokens."""
+    model, tokenizer = model_and_tokenizer
+    backend = TransformersBackend(model, tokenizer)
+    prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi")]
+    spec = SamplingSpec(12, temperature=0.7, top_p=0.8, top_k=5, stop_token_ids=_stops(model, tokenizer))
+    sampled = backend.generate(prompts, 3, spec, seed=4)
+    batch = build_batch(prompts, sampled, 3, tokenizer.pad_token_id)
+    with torch.no_grad():
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    targets = batch.input_ids[:, batch.prompt_width :]
+    recomputed = sampling_logprobs(logits[:, batch.prompt_width - 1 : -1], targets, spec)
+    mask = batch.completion_mask
+    assert torch.allclose(recomputed[mask], batch.sampling_logp[mask], atol=1e-4)
+    untruncated = torch.log_softmax(logits[:, batch.prompt_width - 1 : -1].float() / 0.7, -1)
+    untruncated = untruncated.gather(-1, targets[..., None]).squeeze(-1)
+    assert (batch.sampling_logp[mask] > untruncated[mask] + 1e-3).any()  # the truncation shows
 
 
 def test_sampling_is_reproducible_per_seed(model_and_tokenizer):
@@ -80,32 +114,20 @@ def test_sampling_is_reproducible_per_seed(model_and_tokenizer):
     assert other.token_ids != first.token_ids
 
 
-@pytest.mark.parametrize("share_prefix", [False, True])
-def test_ready_step_masks_give_the_rollouts_of_2d_masks(model_and_tokenizer, monkeypatch, share_prefix):
+def test_stop_strings_end_a_completion_at_the_token_that_completes_them(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
-    assert sampling._takes_ready_masks(model.config)  # the tiny model is an sdpa model: the fast path runs
-    prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi", "Seven")]  # left-padded
-    # The model's forward takes the masks (the lean step always gets ready ones).
-    backend = TransformersBackend(model, tokenizer, share_prefix=share_prefix, lean_decode=False)
-    spec = SamplingSpec(12, temperature=1.0)
-    ready = backend.generate(prompts, 3, spec, seed=3)
-    monkeypatch.setattr(sampling, "_takes_ready_masks", lambda config: False)
-    built = backend.generate(prompts, 3, spec, seed=3)
-    assert ready.token_ids == built.token_ids
-    assert torch.allclose(torch.tensor(ready.logprobs), torch.tensor(built.logprobs), atol=1e-6)
-
-
-def test_ready_step_masks_only_for_transformers_sdpa_models_without_sliding_windows(model_and_tokenizer):
-    config_class = model_and_tokenizer[0].config.__class__
-    config = config_class()
-    config._attn_implementation = "sdpa"
-    config.layer_types = ["full_attention", "full_attention"]
-    assert sampling._takes_ready_masks(config)
-    config.layer_types = ["full_attention", "sliding_attention"]
-    assert not sampling._takes_ready_masks(config)
-    config.layer_types = ["full_attention", "full_attention"]
-    config._attn_implementation = "eager"  # eager attention adds a float mask: a boolean one would be wrong
-    assert not sampling._takes_ready_masks(config)
-    remote = type("RemoteConfig", (config_class,), {"__module__": "transformers_modules.someone.model"})()
-    remote._attn_implementation = "sdpa"  # remote code may build its own 4-D mask from the 2-D one
-    assert not sampling._takes_ready_masks(remote)
+    backend = TransformersBackend(model, tokenizer)
+    prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi")]
+    free = backend.generate(prompts, 4, SamplingSpec(24), seed=3)
+    text = tokenizer.decode(free.token_ids[0], skip_special_tokens=True)
+    stop = text[len(text) // 2 : len(text) // 2 + 2]  # two characters row 0 produces mid-way
+    assert stop.strip()
+    cut = backend.generate(prompts, 4, SamplingSpec(24, stop_strings=(stop,)), seed=3)
+    head = tokenizer.decode(cut.token_ids[0], skip_special_tokens=True)
+    assert stop in head and stop not in tokenizer.decode(cut.token_ids[0][:-1], skip_special_tokens=True)
+    assert not cut.truncated[0] and cut.token_ids[0] == free.token_ids[0][: len(cut.token_ids[0])]
+    for tokens, truncated in zip(cut.token_ids, cut.truncated, strict=True):
+        if stop in tokenizer.decode(tokens, skip_special_tokens=True):
+            assert not truncated and stop not in tokenizer.decode(tokens[:-1], skip_special_tokens=True)
+        else:
+            assert truncated and len(tokens) == 24  # no stop tokens in this spec: the rest ran to the limit

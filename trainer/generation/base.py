@@ -16,15 +16,17 @@ class SamplingSpec:
     top_p: float = 1.0
     top_k: int = 0
     greedy: bool = False
+    stop_token_ids: tuple[int, ...] = ()  # see rewardkit.trainer.generation.stops
+    stop_strings: tuple[str, ...] = ()  # a completion ends with the token that completes one of these
 
 
 @dataclass
 class Completions:
     """One completion per (prompt, repeat), in prompt order: [p0 x n, p1 x n, ...]."""
 
-    token_ids: list[list[int]]  # generated tokens, EOS included when emitted, no padding
-    logprobs: list[list[float]]  # the sampler's log-prob of each generated token (at `temperature`)
-    truncated: list[bool]  # stopped by max_new_tokens rather than EOS
+    token_ids: list[list[int]]  # generated tokens, the stop token included when emitted, no padding
+    logprobs: list[list[float]]  # the sampling log-prob of each token (convention: generation/sampling.py)
+    truncated: list[bool]  # stopped by max_new_tokens rather than a stop token or string
 
     def __len__(self) -> int:
         return len(self.token_ids)
@@ -51,13 +53,8 @@ def make_backend(config: TrainConfig, model: Any, tokenizer: Any, model_dir: str
     if config.generation.backend == "vllm":
         from rewardkit.trainer.generation.vllm_engine import VllmBackend
 
-        return VllmBackend(model_dir, tokenizer, config.generation.vllm, config.model.dtype, config.seed)
+        gen = config.generation
+        return VllmBackend(model_dir, gen.vllm, config.model.dtype, config.seed, bool(gen.stop_strings))
     from rewardkit.trainer.generation.hf import TransformersBackend
 
-    return TransformersBackend(
-        model,
-        tokenizer,
-        share_prefix=config.share_prompt_prefix,
-        packed_cpu_weights=config.generation.packed_cpu_weights,
-        lean_decode=config.generation.lean_decode,
-    )
+    return TransformersBackend(model, tokenizer, share_prefix=config.share_prompt_prefix)

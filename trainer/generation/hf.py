@@ -1,39 +1,31 @@
-"""Generation with the transformers model itself: runs anywhere, shares the policy's weights (no sync)."""
+"""Generation with the transformers policy itself: runs anywhere, shares the trainer's weights (no sync).
+
+A plain KV-cached loop over the model's own forward: the prompts run once (each group's shared prompt once,
+see rewardkit.trainer.prefix), then one token per step. The loop samples itself rather than calling
+`generate`, so nothing from the model's `generation_config` (a repetition penalty, top-k, ...) can slip
+into the sampled distribution unseen, and the log-probs follow the one convention of sampling.py.
+"""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import torch
 
-from rewardkit.trainer.generation import lean
 from rewardkit.trainer.generation.base import Completions, SamplingSpec
-from rewardkit.trainer.generation.packed import packed_linears
-from rewardkit.trainer.generation.sampling import decode
-from rewardkit.trainer.prefix import prefill
+from rewardkit.trainer.generation.sampling import sample
+from rewardkit.trainer.prefix import positions, prefill
 
 
 class TransformersBackend:
     name = "transformers"
 
-    def __init__(
-        self,
-        model: Any,
-        tokenizer: Any,
-        share_prefix: bool = True,
-        packed_cpu_weights: bool = True,
-        lean_decode: bool = True,
-    ) -> None:
+    def __init__(self, model: Any, tokenizer: Any, share_prefix: bool = True) -> None:
         self.model = model
+        self.tokenizer = tokenizer
         self.share_prefix = share_prefix
-        self.packed_cpu_weights = packed_cpu_weights
-        self.lean_decode = lean_decode
         self.pad_id = int(tokenizer.pad_token_id)
-        eos = model.generation_config.eos_token_id
-        if eos is None:
-            eos = tokenizer.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+        self._stop_strings: dict[tuple[str, ...], Any] = {}
 
     def sync_weights(self, model: Any) -> None:
         self.model = model  # same tensors as the trainer: nothing to copy
@@ -41,58 +33,90 @@ class TransformersBackend:
     def close(self) -> None:
         return None
 
-    # Inference mode, not just no_grad: tensors skip version counting and view tracking, which at the
-    # small per-step ops of a CPU rollout took 15 % of a 130k-param model's rollout (34.5 vs 40.6 ms).
+    # Inference mode, not just no_grad: tensors skip version counting and view tracking, which is a
+    # visible share of a small model's decode step.
     @torch.inference_mode()
     def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
         device = self.model.device
         input_ids, attention = (t.to(device) for t in left_pad(prompts, self.pad_id))
         was_training = self.model.training
         self.model.eval()  # dropout off while sampling
-        # The lean step packs its own (fused) weights; the model's forward then only runs multi-token
-        # prompt passes, where the default matmul is as fast.
-        lean_step = lean.LeanStep(self.model, self.packed_cpu_weights) if self._lean() else None
-        pack_model = self.packed_cpu_weights and lean_step is None
-        with packed_linears(self.model) if pack_model else contextlib.nullcontext():
+        try:
             cache = self._shared_prompt_cache(input_ids, attention, n)
             input_ids, attention = input_ids.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
             # A private RNG stream: the draw depends only on (seed, weights), so a resumed run repeats it.
-            generator = torch.Generator().manual_seed(seed)
-            out = decode(
-                self.model,
-                input_ids,
-                attention,
-                spec,
-                sorted(self.eos_ids),
-                self.pad_id,
-                generator,
-                cache,
-                lean_step,
-            )
-        self.model.train(was_training)
-        return self._cut(out.tokens.tolist(), out.logprobs.tolist())
-
-    def _lean(self) -> bool:
-        return self.lean_decode and lean.supports(self.model)
+            generator = torch.Generator(device).manual_seed(seed)
+            return self._decode(input_ids, attention, spec, generator, cache)
+        finally:
+            self.model.train(was_training)
 
     def _shared_prompt_cache(self, input_ids: torch.Tensor, attention: torch.Tensor, n: int) -> Any:
-        """All but each prompt's last token, run once and copied to its n rows; decode feeds the rest."""
+        """All but each prompt's last token, run once and copied to its n rows; decoding feeds the rest."""
         if not self.share_prefix or n == 1 or input_ids.shape[1] < 2:
             return None
         _, cache = prefill(self.model, input_ids[:, :-1], attention[:, :-1])
         cache.batch_repeat_interleave(n)
         return cache
 
-    def _cut(self, rows: list[list[int]], logprobs: list[list[float]]) -> Completions:
-        # Keep tokens up to and including the first EOS; decode pads the rest.
-        ids, lps, truncated = [], [], []
-        for row, lp in zip(rows, logprobs, strict=True):
-            end = next((i + 1 for i, token in enumerate(row) if token in self.eos_ids), None)
-            truncated.append(end is None)
-            end = len(row) if end is None else end
-            ids.append(row[:end])
-            lps.append(lp[:end])
-        return Completions(ids, lps, truncated)
+    def _decode(
+        self,
+        input_ids: torch.Tensor,
+        attention: torch.Tensor,
+        spec: SamplingSpec,
+        generator: torch.Generator,
+        cache: Any,
+    ) -> Completions:
+        from transformers import DynamicCache
+
+        cache = cache if cache is not None else DynamicCache(config=self.model.config)
+        feed = input_ids[:, cache.get_seq_length() :]  # what the cache has not seen yet
+        position = positions(attention)[:, -feed.shape[1] :]
+        stop_ids = torch.tensor(spec.stop_token_ids, dtype=torch.long, device=feed.device)
+        stop_strings = self._stop_string_check(spec.stop_strings)
+        rows = len(feed)
+        length = torch.zeros(rows, dtype=torch.long, device=feed.device)
+        done = torch.zeros(rows, dtype=torch.bool, device=feed.device)
+        tokens, logprobs = [], []
+        for _ in range(spec.max_new_tokens):
+            logits = self.model(
+                input_ids=feed,
+                attention_mask=attention,
+                position_ids=position,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            ).logits[:, -1]
+            token, logp = sample(logits, spec, generator)
+            tokens.append(token)
+            logprobs.append(logp)
+            length += ~done
+            stopped = torch.isin(token, stop_ids)
+            if stop_strings is not None:
+                stopped |= stop_strings(torch.stack(tokens, dim=1), None)
+            done |= stopped
+            if done.all():
+                break
+            feed, position = token.unsqueeze(-1), position[:, -1:] + 1
+            attention = torch.cat([attention, attention.new_ones((rows, 1))], dim=-1)
+        ids = torch.stack(tokens, dim=1).tolist()
+        lps = torch.stack(logprobs, dim=1).tolist()
+        ends = length.tolist()
+        return Completions(
+            [row[:end] for row, end in zip(ids, ends, strict=True)],
+            [row[:end] for row, end in zip(lps, ends, strict=True)],
+            (~done).tolist(),
+        )
+
+    def _stop_string_check(self, strings: tuple[str, ...]) -> Any:
+        """transformers' StopStringCriteria over the generated tokens only (not the prompt), as vLLM checks
+        stop strings in the generated text: a row stops at the token that completes a stop string."""
+        if not strings:
+            return None
+        if strings not in self._stop_strings:
+            from transformers import StopStringCriteria
+
+            self._stop_strings[strings] = StopStringCriteria(self.tokenizer, list(strings))
+        return self._stop_strings[strings]
 
 
 def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,7 +31,9 @@ def _prepare_environment(config: VllmConfig) -> None:
 class VllmBackend:
     name = "vllm"
 
-    def __init__(self, model_dir: str, tokenizer: Any, config: VllmConfig, dtype: str, seed: int) -> None:
+    def __init__(
+        self, model_dir: str, config: VllmConfig, dtype: str, seed: int, stop_strings: bool = False
+    ) -> None:
         _prepare_environment(config)
         threads = torch.get_num_threads()
         from vllm import LLM
@@ -43,13 +45,12 @@ class VllmBackend:
             enforce_eager=config.enforce_eager,
             max_model_len=config.max_model_len,
             gpu_memory_utilization=config.gpu_memory_utilization,
-            skip_tokenizer_init=True,  # we pass and receive token ids only: no second tokenizer to drift
-            # Log-probs after temperature (and top-k/top-p), i.e. of the distribution actually sampled from.
+            # Token ids in and out; vLLM's tokenizer is loaded only to detect stop strings in the text.
+            skip_tokenizer_init=not stop_strings,
+            # Log-probs of the distribution actually sampled from (convention: generation/sampling.py).
             logprobs_mode="processed_logprobs",
         )
         torch.set_num_threads(threads)
-        eos = getattr(tokenizer, "eos_token_id", None)
-        self.stop_ids = sorted({i for i in (eos, tokenizer.pad_token_id) if i is not None})
 
     def sync_weights(self, model: Any) -> None:
         weights = list(merged_state_dict(model).items())
@@ -72,10 +73,12 @@ class VllmBackend:
                         top_p=1.0 if spec.greedy else spec.top_p,
                         top_k=0 if spec.greedy or spec.top_k == 0 else spec.top_k,
                         max_tokens=spec.max_new_tokens,
-                        stop_token_ids=self.stop_ids,
+                        stop_token_ids=list(spec.stop_token_ids),
+                        stop=list(spec.stop_strings),
+                        include_stop_str_in_output=True,
                         logprobs=0,  # the sampled token's log-prob only
                         seed=(seed * 1_000_003 + i * n + j) % 2**31,  # per completion: reproducible on resume
-                        detokenize=False,
+                        detokenize=bool(spec.stop_strings),
                     )
                 )
         outputs = self.llm.generate(requests, params, use_tqdm=False)
