@@ -9,6 +9,7 @@ from rewardkit.hookspecs import PLUGIN_API_VERSION, hookimpl
 from rewardkit.loading import get_plugins, list_environments, load_environment, make_rubric
 from rewardkit.records import RecordWriter, RolloutRecord, read_records
 from rewardkit.rubric import Rubric, RubricItem
+from rewardkit.sample_format import SampleFormat
 from rewardkit.scoring import Scorer
 from rewardkit.types import (
     Message,
@@ -39,6 +40,7 @@ __all__ = [
     "Rubric",
     "RubricItem",
     "Sample",
+    "SampleFormat",
     "Scorer",
     "StopReason",
     "ToolCall",

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rewardkit.errors import config_error
+from rewardkit.sample_format import SampleFormat
 from rewardkit.types import RewardResult, Sample
 
 Needs = frozenset[str]
@@ -52,9 +53,9 @@ class EnvMetadata:
 class Environment(ABC):
     """A source of prompts plus a verifier of completions.
 
-    Subclasses set `name` (and optionally `Config`, `reward_range`, `needs`, `deterministic`, `splits`) and
-    implement `dataset` and `score`. The host validates every score, applies timeouts and turns exceptions
-    into error outcomes, so `score` may simply raise on infrastructure failure.
+    Subclasses set `name` (and optionally `Config`, `reward_range`, `needs`, `deterministic`, `splits`,
+    `sample_format`) and implement `dataset` and `score`. The host validates every score, applies timeouts
+    and turns exceptions into error outcomes, so `score` may simply raise on infrastructure failure.
     """
 
     name: ClassVar[str]
@@ -66,6 +67,8 @@ class Environment(ABC):
     splits: ClassVar[tuple[str, ...]] = ("train",)
     score_timeout: ClassVar[float | None] = None
     max_concurrency: ClassVar[int] = 16
+    # The sample fields `score` reads; samples from outside (score rows, adapters) are checked against it.
+    sample_format: ClassVar[SampleFormat] = SampleFormat()
 
     def __init__(self, config: EnvConfig | Mapping[str, Any] | None = None, **overrides: Any) -> None:
         self.config = self.make_config(config, **overrides)

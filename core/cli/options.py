@@ -16,7 +16,7 @@ set_option = click.option(
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Set an environment config field (repeatable), e.g. --set tolerance=1e-6 --set data.path=x.jsonl",
+    help="Set an environment config field (repeatable), e.g. --set grading.rel_tol=1e-6 --set seed=3",
 )
 
 

@@ -1,35 +1,40 @@
 """`rewardkit score ENV --input IN.jsonl --output OUT.jsonl`: re-score completions, streaming.
 
-Rows are read and scored in chunks, so memory stays flat for any file size and output order matches
-input order. Output goes to a temporary file renamed into place at the end: a failed run leaves no
-half-written output behind.
+Rows are scored in small chunks, several in flight, and written in input order as soon as they are done,
+so memory stays flat for any file size and the progress bar moves every few rows. The input is checked
+whole before scoring starts (where it is a file), and so is the output path. Ctrl-C stops the run
+keeping every row already written; `--resume` scores the rest.
 """
 
 from __future__ import annotations
 
-import atexit
-import gc
+import asyncio
+import itertools
 import json
-import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
 from rewardkit.cli.options import build_environment, set_option
-from rewardkit.errors import RewardkitError
+from rewardkit.cli.output import Output, open_output, row_key
+from rewardkit.cli.rows import InputError, InputRow, RowReader
+from rewardkit.environment import Environment
+from rewardkit.errors import ConfigError
 from rewardkit.loading import make_rubric
 from rewardkit.overrides import parse_override
 from rewardkit.scoring import Scorer
-from rewardkit.types import RewardResult, Sample
+from rewardkit.types import RewardResult
 
-
-class InputError(RewardkitError):
-    """The input file cannot be read or has a malformed row."""
+EXIT_TOO_MANY_ERRORS = 1
+EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 
 
 @dataclass
@@ -39,11 +44,13 @@ class Tally:
     skipped: int = 0
     errors: int = 0
     total: float = 0.0
+    first_error: str | None = None
 
     def add(self, result: RewardResult) -> None:
         self.rows += 1
         if result.error is not None:
             self.errors += 1
+            self.first_error = self.first_error or result.error
         elif result.score is None:
             self.skipped += 1
         else:
@@ -61,10 +68,8 @@ class Tally:
 
 @click.command()
 @click.argument("env_name", metavar="ENV")
-@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="JSONL of rows.")
-@click.option(
-    "--output", "output_path", required=True, type=click.Path(path_type=Path), help="JSONL to write."
-)
+@click.option("--input", "input_path", required=True, metavar="PATH", help="JSONL of rows; - for stdin.")
+@click.option("--output", "output_path", required=True, metavar="PATH", help="JSONL to write; - for stdout.")
 @set_option
 @click.option(
     "--rubric",
@@ -78,115 +83,196 @@ class Tally:
 @click.option(
     "--timeout", type=float, default=None, help="Per-sample deadline in seconds (default: the env's)."
 )
+@click.option(
+    "--max-error-rate",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Exit with status 1 when more than this share of rows are errors (all rows are still written).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the rows already in --output (or in OUTPUT.partial, left by a killed run), check that they "
+    "match the start of --input, and score only the rest, appending to --output.",
+)
 def score(
     env_name: str,
-    input_path: Path,
-    output_path: Path,
+    input_path: str,
+    output_path: str,
     overrides: tuple[str, ...],
     rubric_items: tuple[str, ...],
     concurrency: int,
     timeout: float | None,
+    max_error_rate: float,
+    resume: bool,
 ) -> None:
     """Score the completions in a JSONL file with environment ENV.
 
-    Input rows: {"completion": str, "answer": any, "info": {...}, "prompt": optional, "id": optional}.
-    Output rows: the input row plus "score", "components" and "error".
+    Input rows: {"completion": str, "answer": any, "info": {...}, "prompt": optional, "id": optional};
+    `rewardkit envs show ENV` lists the fields ENV reads. Output rows: the input row plus
+    "score", "components", "error", and the verdict's details (extracted answer, matching strategy, test
+    results...) in "info"."reward". Ctrl-C keeps every row written so far; run again with --resume.
     """
+    _check_options(concurrency, timeout, max_error_rate)
     env = build_environment(env_name, overrides)
     rubric = make_rubric(_rubric_spec(rubric_items), env=env) if rubric_items else None
-    total = _count_lines(input_path)
-    started, tally = time.perf_counter(), Tally()
-    with Scorer(env, rubric=rubric, timeout=timeout, concurrency=concurrency) as scorer:
-        _score_file(scorer, input_path, output_path, total, tally, chunk_size=max(64, 4 * concurrency))
-    click.echo(tally.summary(time.perf_counter() - started), err=True)
-    _skip_exit_collections()
-
-
-def _skip_exit_collections() -> None:
-    """At interpreter exit, freeze the heap before the final garbage collections, which would walk every
-    object of every imported module (~70 ms of a ~1 s `score` run). atexit handlers, thread joins and
-    the flushing of files still happen; only unreachable cycles are left to the OS."""
-    atexit.unregister(gc.freeze)
-    atexit.register(gc.freeze)
-
-
-def _score_file(
-    scorer: Scorer, input_path: Path, output_path: Path, total: int, tally: Tally, chunk_size: int
-) -> None:
-    partial = output_path.with_name(output_path.name + ".partial")
+    reader = RowReader(input_path, env)
+    output = open_output(output_path, resume)
+    finished = False
     try:
+        total = reader.count() if reader.rereadable else None
+        rows = _skip_done(reader.rows(), output)
+        started, tally = time.perf_counter(), Tally()
         with (
-            input_path.open(encoding="utf-8") as source,
-            partial.open("w", encoding="utf-8") as sink,
-            _progress(total) as progress,
+            Scorer(env, rubric=rubric, timeout=timeout, concurrency=concurrency) as scorer,
+            _progress(total, len(output.done), env.name) as progress,
         ):
-            task = progress.add_task(f"scoring with {scorer.env.name}", total=total)
-            for chunk in _chunks(_read_rows(source, input_path), chunk_size):
-                samples = [sample for _, sample, _ in chunk]
-                results = scorer.score_batch_sync(samples, [completion for _, _, completion in chunk])
-                _write(sink, chunk, results, tally)
-                progress.advance(task, len(chunk))
-        os.replace(partial, output_path)
+            finished = _Run(scorer, output, tally, concurrency).drive(rows, progress)
     finally:
-        partial.unlink(missing_ok=True)
+        output.close(keep=finished or output.written > 0)
+    if not finished:
+        written = len(output.done) + output.written
+        of = f"/{total}" if total is not None else ""
+        click.echo(
+            f"interrupted: {written}{of} rows written to {output.name}; "
+            "run the same command with --resume to score the rest",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    click.echo(tally.summary(time.perf_counter() - started), err=True)
+    if tally.rows and tally.errors / tally.rows > max_error_rate:
+        click.echo(
+            f"error: {tally.errors} of {tally.rows} rows are errors, above --max-error-rate "
+            f"{max_error_rate:g}; the first: {tally.first_error}",
+            err=True,
+        )
+        sys.exit(EXIT_TOO_MANY_ERRORS)
 
 
-Row = tuple[dict[str, Any], Sample, str]
+def _check_options(concurrency: int, timeout: float | None, max_error_rate: float) -> None:
+    if concurrency < 1:
+        raise ConfigError(f"--concurrency: must be at least 1, got {concurrency}")
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"--timeout: must be a positive number of seconds, got {timeout:g}")
+    if not 0.0 <= max_error_rate <= 1.0:
+        raise ConfigError(f"--max-error-rate: must be between 0 and 1, got {max_error_rate:g}")
 
 
-def _read_rows(source: TextIO, path: Path) -> Iterator[Row]:
-    for number, line in enumerate(source, 1):
-        if line.strip():
-            yield _parse_row(line, path, number)
+def _skip_done(rows: Iterator[InputRow], output: Output) -> Iterator[InputRow]:
+    """The rows after those already in the output, once each of those is checked against its input row."""
+    for index, done in enumerate(output.done):
+        row = next(rows, None)
+        if row is None or row_key(row.data) != done:
+            where = f"line {row.line} of the input" if row else "the end of the input"
+            raise InputError(
+                f"--resume: row {index + 1} of {output.name} does not match {where}; it was scored from "
+                "another input. Score into a new --output instead"
+            )
+    return rows
 
 
-def _parse_row(line: str, path: Path, number: int) -> Row:
+class _Run:
+    """Chunks in flight on the Scorer, written in input order as the oldest one finishes.
+
+    Chunks start small, so that a slow environment shows progress every few rows, and double while one
+    takes under FAST seconds, so that a fast environment is not slowed by the cost of each call (a
+    cross-thread round trip). At most `concurrency` rows are in flight; a chunk larger than that runs alone.
+    """
+
+    FAST, SLOW, LARGEST = 0.05, 0.5, 1024
+
+    def __init__(self, scorer: Scorer, output: Output, tally: Tally, concurrency: int) -> None:
+        self.scorer, self.output, self.tally = scorer, output, tally
+        self.concurrency = concurrency
+        batches_itself = scorer.rubric is None and type(scorer.env).score_batch is not Environment.score_batch
+        # An environment that scores whole batches itself (a judge sends them together) gets full ones.
+        self.smallest = concurrency if batches_itself else max(1, concurrency // 4)
+        self.chunk = self.smallest
+
+    def drive(self, rows: Iterator[InputRow], progress: Any) -> bool:
+        """Score every row; False when Ctrl-C stopped the run first."""
+        return asyncio.run(self._drive(rows, progress))
+
+    async def _drive(self, rows: Iterator[InputRow], progress: Any) -> bool:
+        loop, stop = asyncio.get_running_loop(), asyncio.Event()
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        in_flight: deque[tuple[list[InputRow], float, asyncio.Future[Any]]] = deque()
+        with _on_interrupt(lambda: loop.call_soon_threadsafe(stop.set)):
+            try:
+                while True:
+                    while len(in_flight) < max(1, self.concurrency // self.chunk):
+                        part = list(itertools.islice(rows, self.chunk))
+                        if not part:
+                            break
+                        in_flight.append(
+                            (part, time.perf_counter(), asyncio.ensure_future(self._score(part)))
+                        )
+                    if not in_flight:
+                        return True
+                    part, sent, batch = in_flight[0]
+                    await asyncio.wait({batch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if stop.is_set():
+                        return False
+                    in_flight.popleft()
+                    self._write(part, batch.result())
+                    progress.advance(len(part))
+                    self._resize(time.perf_counter() - sent)
+            finally:
+                await self._settle([batch for _, _, batch in in_flight], stopping)
+
+    def _resize(self, seconds: float) -> None:
+        if seconds < self.FAST:
+            self.chunk = min(self.LARGEST, self.chunk * 2)
+        elif seconds > self.SLOW:
+            self.chunk = max(self.smallest, self.chunk // 2)
+
+    async def _score(self, part: list[InputRow]) -> list[RewardResult]:
+        return await self.scorer.score_batch([r.sample for r in part], [r.completion for r in part])
+
+    async def _settle(self, batches: list[asyncio.Future[Any]], stopping: asyncio.Future[Any]) -> None:
+        """Cancel what is in flight and let the Scorer's loop unwind it before the Scorer closes."""
+        stopping.cancel()
+        for batch in batches:
+            batch.cancel()
+        await asyncio.gather(*batches, stopping, return_exceptions=True)
+        if batches:
+            for _ in range(3):  # each empty batch is one round trip through the Scorer's loop
+                await self.scorer.score_batch([], [])
+
+    def _write(self, part: list[InputRow], results: list[RewardResult]) -> None:
+        lines = []
+        for row, result in zip(part, results, strict=True):
+            self.tally.add(result)
+            lines.append(json.dumps(_output_row(row, result), ensure_ascii=False) + "\n")
+        self.output.write(lines)
+
+
+def _output_row(row: InputRow, result: RewardResult) -> dict[str, Any]:
+    """The input row plus the outcome; the verdict's details go under info.reward, beside the row's info
+    (which stays as it was, so the output can be scored again or resumed)."""
+    outcome = result.to_dict()
+    info = {**(row.data.get("info") or {}), "reward": outcome.pop("info")}
+    return {**row.data, **outcome, "info": info}
+
+
+@contextmanager
+def _on_interrupt(callback: Callable[[], object]) -> Iterator[None]:
+    """The first Ctrl-C calls `callback` (the run stops, keeping what it wrote); a second one aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, previous)
+        callback()
+
+    signal.signal(signal.SIGINT, handler)
     try:
-        row = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}:{number}: invalid JSON ({error.msg} at column {error.colno})") from None
-    if not isinstance(row, dict):
-        raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-    completion = row.get("completion")
-    if not isinstance(completion, str):
-        raise InputError(f"{path}:{number}: field 'completion' must be a string, got {completion!r:.60}")
-    info = row.get("info") or {}
-    if not isinstance(info, dict):
-        raise InputError(f"{path}:{number}: field 'info' must be an object, got {type(info).__name__}")
-    sample = Sample.from_dict(
-        {
-            "id": row.get("id", f"line-{number}"),
-            "prompt": row.get("prompt"),
-            "answer": row.get("answer"),
-            "info": info,
-        }
-    )
-    return row, sample, completion
-
-
-def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    chunk: list[Row] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _write(sink: TextIO, chunk: list[Row], results: list[RewardResult], tally: Tally) -> None:
-    for (row, _, _), result in zip(chunk, results, strict=True):
-        tally.add(result)
-        sink.write(json.dumps({**row, **result.to_dict()}, ensure_ascii=False) + "\n")
-
-
-def _count_lines(path: Path) -> int:
-    try:
-        with path.open("rb") as handle:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-    except OSError as error:
-        raise InputError(f"cannot read --input {path}: {error.strerror}") from None
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _NoProgress:
@@ -198,27 +284,40 @@ class _NoProgress:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def add_task(self, description: str, total: int) -> int:
-        return 0
-
-    def advance(self, task: int, advance: int) -> None:
+    def advance(self, rows: int) -> None:
         return None
 
 
-def _progress(total: int) -> Any:
+class _Bar:
+    def __init__(self, total: int | None, done: int, description: str) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.task = self.progress.add_task(description, total=total, completed=done)
+
+    def __enter__(self) -> _Bar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def advance(self, rows: int) -> None:
+        self.progress.advance(self.task, rows)
+
+
+def _progress(total: int | None, done: int, env_name: str) -> _Bar | _NoProgress:
     if not sys.stderr.isatty():
         return _NoProgress()
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
+    return _Bar(total, done, f"scoring with {env_name}")
 
 
 def _rubric_spec(items: tuple[str, ...]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from rewardkit.data import DataSource, iter_records
 from rewardkit.errors import ConfigError
 from rewardkit.plugins.code.extract import extract_code
 from rewardkit.plugins.code.formats import (
+    SAMPLE_FORMAT,
     detect_format,
     generic_sample,
     humaneval_sample,
@@ -54,6 +55,7 @@ class CodeEnv(rk.Environment):
     version = "1"
     needs = frozenset({"sandbox", "docker"})
     splits: ClassVar[tuple[str, ...]] = ("test", "train")
+    sample_format = SAMPLE_FORMAT
     default_preset: str | None = None
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:

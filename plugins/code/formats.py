@@ -13,9 +13,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rewardkit.sample_format import SampleFormat
 from rewardkit.types import Sample, user
 
 FORMATS = ("humaneval", "mbpp", "stdio")
+SAMPLE_FORMAT = SampleFormat(
+    one_of=(
+        {"info.cases": "stdin/stdout cases: [{input, output}, ...]"},
+        {"info.input_output": "APPS-style {inputs: [...], outputs: [...]} (or that as a JSON string)"},
+        {"info.test_list": "MBPP-style assert lines"},
+        {"info.test": "HumanEval-style code defining check(candidate)", "info.entry_point": "the function"},
+    ),
+    optional={
+        "info.format": "humaneval | mbpp | stdio; detected from the keys when absent",
+        "info.prompt": "humaneval: the prompt the completion's code is appended to",
+        "info.test_imports": "mbpp: import lines run before the asserts",
+        "info.test_setup": "mbpp: setup code run before the asserts",
+    },
+    example={
+        "completion": "```python\nprint(int(input()) * 2)\n```",
+        "info": {"cases": [{"input": "2", "output": "4"}]},
+    },
+)
 
 
 @dataclass(frozen=True)

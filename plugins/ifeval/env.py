@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
-from rewardkit import EnvConfig, Environment, RewardResult, Sample, user
+from rewardkit import EnvConfig, Environment, RewardResult, Sample, SampleFormat, user
 from rewardkit.data import DataSource, iter_records
 from rewardkit.plugins.format.tags import split_think
 from rewardkit.plugins.ifeval.nlp import MissingDependency
@@ -29,6 +29,16 @@ class IFEval(Environment):
     version = "1"
     splits = ("train",)
     score_timeout = 30.0
+    sample_format = SampleFormat(
+        required={
+            "info.instruction_id_list": 'IFEval instruction ids, e.g. ["punctuation:no_comma"]',
+            "info.kwargs": "one dict of arguments per instruction (empty dicts where none)",
+        },
+        example={
+            "completion": "A reply without that punctuation mark",
+            "info": {"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]},
+        },
+    )
 
     def dataset(self, split: str = "train") -> Iterable[Sample]:
         if split not in self.splits:

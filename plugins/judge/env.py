@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from rewardkit import Environment, EnvMetadata, RewardResult, Sample, user
+from rewardkit import Environment, EnvMetadata, RewardResult, Sample, SampleFormat, user
 from rewardkit.data import DataSource, iter_records
 from rewardkit.plugins.judge.config import JudgeSettings, OpenAIBackendConfig
 from rewardkit.plugins.judge.judge import Judge
@@ -28,6 +28,13 @@ class JudgeEnv(Environment):
     name = "judge"
     Config = JudgeEnvConfig
     version = "0.1.0"
+    sample_format = SampleFormat(
+        optional={
+            "prompt": "the question, shown to the judge (or info.question)",
+            "answer": "the reference answer (or info.reference); templates that need one skip rows without",
+        },
+        example={"prompt": "What is the capital of France?", "completion": "Paris.", "answer": "Paris"},
+    )
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)

@@ -15,10 +15,15 @@ from rewardkit.plugins.math.extract import extract_gold
 from rewardkit.plugins.math.grader import GradeConfig
 from rewardkit.plugins.math.prompts import PromptConfig, build_prompt, reference_completion
 from rewardkit.plugins.math.rewards import verdict_result
+from rewardkit.sample_format import SampleFormat
 from rewardkit.types import RewardResult, Sample
 
 ID_FIELDS = ("id", "unique_id", "problem_id", "idx")
 STARTUP_ALLOWANCE = 5.0  # host deadline beyond the grading timeout: extraction, IPC, a worker restart
+ROWS = SampleFormat(
+    required={"answer": "the reference answer: a number, expression or LaTeX"},
+    example={"completion": "<think>2 + 2 = 4</think><answer>4</answer>", "answer": "4"},
+)
 
 
 class MathConfig(EnvConfig):
@@ -38,6 +43,7 @@ class MathEnv(Environment):
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
     # Hub splits differ per dataset; a local file or the built-in set serves every split name.
     config: MathConfig
+    sample_format = ROWS
 
     def dataset(self, split: str) -> Iterator[Sample]:
         for index, record in enumerate(self._records(split)):

@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from rewardkit.environment import EnvConfig, Environment, EnvMetadata
 from rewardkit.plugins.math.checker import grade
+from rewardkit.plugins.math.env import ROWS
 from rewardkit.plugins.math.grader import GradeConfig
 from rewardkit.plugins.math.prompts import PromptConfig, build_prompt, reference_completion
 from rewardkit.plugins.math.rewards import verdict_result
@@ -58,6 +59,7 @@ class ProceduralMath(Environment):
     version = "1"
     Config = ProceduralConfig
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    sample_format = ROWS
     config: ProceduralConfig
 
     def dataset(self, split: str) -> Iterator[Sample]:
