@@ -28,15 +28,40 @@ def length(
     try:
         n = measure(completion, unit, tokenizer)
     except Exception as error:  # tokenizer failed to load: infrastructure, not the completion
-        return RewardResult.failure(f"format.length: cannot count {unit}: {error}")
-    if overlong is not None:
-        if max is None:
-            return RewardResult.failure("format.length: overlong=N needs max (the hard length limit)")
+        return RewardResult.failure(f"cannot count {unit}: {error}")
+    problem = _params_problem(target, min, max, unit, tokenizer, overlong)
+    if problem is not None:  # called directly; through a rubric the params were checked when it was built
+        return RewardResult.failure(problem)
+    if overlong is not None and max is not None:
         return RewardResult(overlong_penalty(n, max, overlong), {"length": float(n)})
     low, high = (target, target) if target is not None else (min, max)
-    if low is None and high is None:
-        return RewardResult.failure("format.length: give target, or min and/or max")
     return RewardResult(band_score(n, low, high), {"length": float(n)})
+
+
+def _params_problem(
+    target: int | None = None,
+    min: int | None = None,
+    max: int | None = None,
+    unit: Unit = "words",
+    tokenizer: str | None = None,
+    overlong: int | None = None,
+) -> str | None:
+    if overlong is not None and max is None:
+        return "overlong=N needs max (the hard length limit), e.g. {overlong: 512, max: 4096}"
+    if target is None and min is None and max is None:
+        return "give target, or min and/or max, e.g. format.length: {weight: 0.1, target: 200}"
+    if unit == "tokens" and tokenizer is None:
+        return "unit: tokens needs tokenizer (a Hugging Face tokenizer name or path)"
+    return None
+
+
+def _validate_length_params(params: dict[str, Any]) -> None:
+    problem = _params_problem(**params)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+length.validate_params = _validate_length_params  # type: ignore[attr-defined]
 
 
 def overlong(

@@ -305,3 +305,23 @@ def test_score_leaves_the_garbage_collector_alone(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "0", done.stderr
+
+
+def test_a_judge_endpoint_that_is_down_is_one_line(tmp_path):
+    source = write_rows(
+        tmp_path / "in.jsonl", [{"completion": "Paris", "answer": "Paris", "prompt": "Capital?"}]
+    )
+    backend = [
+        "--set",
+        "backend.kind=openai",
+        "--set",
+        "backend.model=m",
+        "--set",
+        "backend.base_url=http://127.0.0.1:9/v1",
+    ]
+    result = run("score", "judge", "--input", str(source), "--output", str(tmp_path / "o"), *backend)
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: judge endpoint http://127.0.0.1:9/v1 is unreachable")
+    assert "start the server or fix judge.backend.base_url" in line
+    assert not (tmp_path / "o").exists()

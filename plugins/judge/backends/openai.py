@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from rewardkit.errors import ConfigError
+from rewardkit.errors import ConfigError, RewardkitError
 from rewardkit.plugins.judge.backends.base import (
     FailureKind,
     JudgeBackend,
@@ -28,6 +28,10 @@ from rewardkit.plugins.judge.backends.base import (
 from rewardkit.plugins.judge.config import OpenAIBackendConfig
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+class EndpointError(RewardkitError, ConnectionError):
+    """The endpoint cannot be used at all (down, key refused): reported in one line before scoring starts."""
 
 
 class OpenAIBackend(JudgeBackend):
@@ -73,12 +77,12 @@ class OpenAIBackend(JudgeBackend):
         try:
             response = await state.client.get("/models", timeout=min(self.config.timeout, 10.0))
         except httpx.HTTPError as error:
-            raise ConnectionError(
+            raise EndpointError(
                 f"judge endpoint {self.config.base_url} is unreachable ({type(error).__name__}: {error}); "
                 "start the server or fix judge.backend.base_url (set probe: false to skip this check)"
             ) from None
         if response.status_code in (401, 403):
-            raise ConnectionError(
+            raise EndpointError(
                 f"judge endpoint {self.config.base_url} refused the API key (HTTP {response.status_code}); "
                 f"check the variable named by judge.backend.api_key_env ({self.config.api_key_env})"
             )

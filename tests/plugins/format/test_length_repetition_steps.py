@@ -1,5 +1,6 @@
 import pytest
 
+import rewardkit as rk
 from rewardkit.plugins.format import length, overlong, reasoning_steps, repetition
 from rewardkit.plugins.format.text import count_words
 
@@ -26,6 +27,30 @@ def test_length_band() -> None:
 def test_length_needs_a_bound() -> None:
     assert length(None, "x").error is not None
     assert length(None, "x", overlong=4).error is not None
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "give target, or min and/or max"),
+        ({"overlong": 4}, "overlong=N needs max"),
+        ({"max": 3, "unit": "tokens"}, "unit: tokens needs tokenizer"),
+    ],
+)
+def test_length_without_what_it_needs_is_rejected_when_the_rubric_is_built(params, message) -> None:
+    with pytest.raises(rk.ConfigError, match=rf"^rubric\.format\.length: {message}"):
+        rk.make_rubric({"format.length": {"weight": 1.0, **params}})
+
+
+def test_a_length_error_names_the_reward_once() -> None:
+    rubric = rk.Rubric()
+    rubric.items.append(rk.RubricItem("format.length", length, 1.0, {}, (-1.0, 1.0)))  # unchecked
+    with rk.Scorer(rk.load_environment("math.procedural"), rubric=rubric) as scorer:
+        result = scorer.score_sync(rk.Sample(id="0", prompt=[], answer="1"), "x")
+    assert (
+        result.error
+        == "format.length: give target, or min and/or max, e.g. format.length: {weight: 0.1, target: 200}"
+    )
 
 
 @pytest.mark.parametrize(("n", "expected"), [(10, 0.0), (16, 0.0), (18, -0.5), (20, -1.0), (25, -1.0)])
