@@ -2,16 +2,20 @@
 
 Local JSONL streams without `datasets`; everything else goes through `datasets` (the `data` extra).
 A column mapping renames source columns to the fields an environment expects.
+
+Splits: a hub dataset has its own. A local `path` is one split, `split` (default `train`), so that training
+rows never silently double as test rows; a mapping `path: {train: a.jsonl, test: b.jsonl}` gives one file
+per split. Asking a source for a split it does not have is an error that says how to add it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rewardkit.errors import ConfigError
 
@@ -23,10 +27,12 @@ class DataSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: str | None = None
+    path: str | dict[str, str] | None = Field(
+        None, description="a local file (the `split` split), or {split name: file} for several splits"
+    )
     hub: str | None = None
     name: str | None = None
-    split: str = "train"
+    split: str = Field("train", description="the hub split to read, or the split a single local file is")
     revision: str | None = None
     columns: dict[str, str] = {}
     limit: int | None = None
@@ -38,17 +44,49 @@ class DataSource(BaseModel):
         return self
 
     def describe(self) -> str:
-        return self.path or f"{self.hub}[{self.name or 'default'}:{self.split}]"
+        if isinstance(self.path, str):
+            return self.path
+        return f"{self.hub}[{self.name or 'default'}:{self.split}]"
+
+    def for_split(self, split: str) -> DataSource:
+        """This source narrowed to `split`: the hub split, or the local file that is that split."""
+        if self.hub is not None:
+            return self.model_copy(update={"split": split})
+        if isinstance(self.path, dict):
+            if split not in self.path:
+                raise ConfigError(
+                    f"data.path: no file for the {split!r} split (files are given for "
+                    f"{', '.join(map(repr, self.path))}); add one: data.path.{split}=FILE"
+                )
+            return self.model_copy(update={"path": self.path[split], "split": split})
+        if split != self.split:
+            raise ConfigError(
+                f"data.path: {self.path} is the {self.split!r} split and the {split!r} split was asked for; "
+                f"give each split its own file (data.path: {{{self.split}: {self.path}, {split}: FILE}}), "
+                f"or set data.split={split} to use this file as the {split!r} split"
+            )
+        return self
 
 
-def iter_records(source: DataSource) -> Iterator[dict[str, Any]]:
-    """Yield records as dicts with `source.columns` applied (our field name <- source column)."""
+def iter_records(
+    source: DataSource, split: str | None = None, required: Sequence[str] = ()
+) -> Iterator[dict[str, Any]]:
+    """Yield records as dicts with `source.columns` applied (our field name <- source column).
+
+    `split`: the split wanted (see `DataSource.for_split`); None reads the source as it is. `required`:
+    fields every record must have after the mapping; a missing one names the columns that are there.
+    """
+    source = source.for_split(split) if split is not None else source
+    if isinstance(source.path, dict):
+        raise ConfigError("data.path: a mapping of split files needs a split to read; this reader gave none")
     local = Path(source.path) if source.path is not None else None
     rows = _local_jsonl(local) if local is not None and local.suffix == ".jsonl" else _with_datasets(source)
     for index, row in enumerate(rows):
         if source.limit is not None and index >= source.limit:
             return
-        yield _map_columns(row, source, index)
+        record = _map_columns(row, source, index)
+        _check_required(record, required, source, index)
+        yield record
 
 
 def _local_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -71,7 +109,7 @@ def _with_datasets(source: DataSource) -> Iterator[dict[str, Any]]:
         raise ConfigError(
             f"data: loading {source.describe()} needs Hugging Face `datasets`; pip install 'rewardkit[data]'"
         ) from None
-    if source.path is not None:
+    if isinstance(source.path, str):
         suffix = Path(source.path).suffix
         if suffix not in FORMATS:
             raise ConfigError(f"data.path: unsupported file type {suffix!r}; use one of {sorted(FORMATS)}")
@@ -93,3 +131,14 @@ def _map_columns(row: Mapping[str, Any], source: DataSource, index: int) -> dict
             )
         record[field] = row[column]
     return record
+
+
+def _check_required(
+    record: Mapping[str, Any], required: Sequence[str], source: DataSource, index: int
+) -> None:
+    for field in required:
+        if field not in record:
+            raise ConfigError(
+                f"data: record {index} of {source.describe()} has no {field!r} column (it has: "
+                f"{', '.join(sorted(record))}); map a column to it with data.columns.{field}=COLUMN"
+            )

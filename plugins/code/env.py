@@ -78,7 +78,9 @@ class CodeEnv(rk.Environment):
             raise ConfigError(f"{self.name}: set `data` (a local file or hub dataset) or `preset`")
         if source.hub is not None and self.config.data is None:
             source = source.model_copy(update={"split": split})
-        for index, record in enumerate(iter_records(source)):
+        # A local file is one split (data.path: {train: ..., test: ...} for several); hub splits are set above.
+        records = iter_records(source, split=split if source.path is not None else None)
+        for index, record in enumerate(records):
             if preset == "humaneval":
                 yield humaneval_sample(record)
             elif preset == "mbpp":

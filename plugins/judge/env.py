@@ -47,7 +47,7 @@ class JudgeEnv(Environment):
         return self._judge
 
     def dataset(self, split: str) -> Iterator[Sample]:
-        records = iter_records(self.config.data) if self.config.data else _demo_records()
+        records = iter_records(self.config.data, split=split) if self.config.data else _demo_records()
         for index, record in enumerate(records):
             question = record.get("question", record.get("prompt"))
             if not isinstance(question, str):

@@ -41,7 +41,7 @@ class MathEnv(Environment):
     version = "1"
     Config = MathConfig
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
-    # Hub splits differ per dataset; a local file or the built-in set serves every split name.
+    # Hub splits differ per dataset; a local file is one split (rewardkit.data); the built-in set is any.
     config: MathConfig
     sample_format = ROWS
 
@@ -53,9 +53,7 @@ class MathEnv(Environment):
         source = self.config.data
         if source is None:
             return BUILTIN_PROBLEMS
-        if source.hub is not None:
-            source = source.model_copy(update={"split": split})
-        return iter_records(source)
+        return iter_records(source, split=split, required=("question",))
 
     def make_sample(self, record: Mapping[str, Any], split: str, index: int) -> Sample:
         question, answer = str(record["question"]), record.get("answer")

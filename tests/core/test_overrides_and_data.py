@@ -55,3 +55,59 @@ def test_parquet_goes_through_datasets(tmp_path):
 def test_source_needs_exactly_one_location():
     with pytest.raises(ValueError, match="exactly one of `path`"):
         DataSource()
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+def test_a_single_file_is_one_split_and_asking_for_another_says_how_to_add_it(tmp_path):
+    source = DataSource(path=write_jsonl(tmp_path / "d.jsonl", [{"q": 1}]))
+    assert list(iter_records(source, split="train")) == [{"q": 1}]
+    with pytest.raises(
+        ConfigError, match=r"is the 'train' split and the 'test' split was asked for"
+    ) as error:
+        list(iter_records(source, split="test"))
+    assert "data.path: {train: " in str(error.value) and "data.split=test" in str(error.value)
+    assert list(iter_records(source.model_copy(update={"split": "test"}), split="test")) == [{"q": 1}]
+
+
+def test_a_split_mapping_gives_each_split_its_own_rows(tmp_path):
+    files = {
+        "train": write_jsonl(tmp_path / "a.jsonl", [{"q": 1}]),
+        "test": write_jsonl(tmp_path / "b.jsonl", [{"q": 2}]),
+    }
+    source = DataSource(path=files)
+    assert list(iter_records(source, split="train")) == [{"q": 1}]
+    assert list(iter_records(source, split="test")) == [{"q": 2}]
+    with pytest.raises(
+        ConfigError, match=r"no file for the 'validation' split .* data\.path\.validation=FILE"
+    ):
+        list(iter_records(source, split="validation"))
+
+
+def test_math_train_and_test_from_local_files_are_different_rows(tmp_path):
+    import rewardkit as rk
+
+    train = write_jsonl(tmp_path / "train.jsonl", [{"question": "1+1", "answer": "2"}])
+    test = write_jsonl(tmp_path / "test.jsonl", [{"question": "2+2", "answer": "4"}])
+    env = rk.load_environment("math", data={"path": {"train": train, "test": test}})
+    assert [s.answer for s in env.dataset("train")] == ["2"]
+    assert [s.answer for s in env.dataset("test")] == ["4"]
+    single = rk.load_environment("math", data={"path": train})
+    with pytest.raises(ConfigError, match="the 'test' split was asked for"):
+        list(single.dataset("test"))
+
+
+def test_a_record_without_an_expected_column_names_the_mapping_fix(tmp_path):
+    import rewardkit as rk
+
+    path = write_jsonl(tmp_path / "d.jsonl", [{"problem": "1+1", "answer": "2"}])
+    env = rk.load_environment("math", data={"path": path})
+    with pytest.raises(ConfigError) as error:
+        list(env.dataset("train"))
+    assert str(error.value) == (
+        f"data: record 0 of {path} has no 'question' column (it has: answer, problem); "
+        "map a column to it with data.columns.question=COLUMN"
+    )

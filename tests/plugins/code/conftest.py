@@ -37,10 +37,11 @@ REFERENCE_LIMITS = {"timeout": 60.0, "test_timeout": 30.0}
 
 @pytest.fixture(scope="module")
 def humaneval_scorer(backend: str, corpus: Callable[[str], Path]) -> Iterator[rk.Scorer]:
-    data = {"path": str(corpus("humaneval.jsonl"))}
+    data = {"path": str(corpus("humaneval.jsonl")), "split": "test"}
     yield from _scorer(HumanEvalEnv, backend, data=data, **REFERENCE_LIMITS)
 
 
 @pytest.fixture(scope="module")
 def mbpp_scorer(backend: str, corpus: Callable[[str], Path]) -> Iterator[rk.Scorer]:
-    yield from _scorer(MbppEnv, backend, data={"path": str(corpus("mbpp.jsonl"))}, **REFERENCE_LIMITS)
+    data = {"path": str(corpus("mbpp.jsonl")), "split": "test"}
+    yield from _scorer(MbppEnv, backend, data=data, **REFERENCE_LIMITS)

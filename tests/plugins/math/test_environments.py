@@ -11,11 +11,16 @@ from .conftest import data_file, read_jsonl
 
 
 def gsm8k_local() -> rewardkit.Environment:
-    return rewardkit.load_environment("gsm8k", data={"path": str(data_file("gsm8k_test_200.jsonl"))})
+    source = {"path": str(data_file("gsm8k_test_200.jsonl")), "split": "test"}
+    return rewardkit.load_environment("gsm8k", data=source)
 
 
 def math500_local() -> rewardkit.Environment:
-    source = {"path": str(data_file("math500_100.jsonl")), "columns": {"question": "problem"}}
+    source = {
+        "path": str(data_file("math500_100.jsonl")),
+        "split": "test",
+        "columns": {"question": "problem"},
+    }
     return rewardkit.load_environment("math500", data=source)
 
 
