@@ -7,12 +7,14 @@ from collections import Counter
 from typing import Any
 
 from rewardkit import RewardResult
+from rewardkit.plugins.format.tags import split_think
 from rewardkit.plugins.language.detect import DetectorMissing, identify, plausibly
 from rewardkit.plugins.language.parts import Part, select, target_language
 from rewardkit.plugins.language.scripts import scripts_of, words
 
 SENTENCE_END = re.compile("[.!?;:\u3002\uff01\uff1f\uff1b\uff1a\n]+")  # with CJK full stops
 MIN_DETECT_WORDS = 3  # shorter runs of a shared script are too short to identify; they get the benefit
+POOL_WORDS = 200  # the pool of short sentences' words is identified from its first words
 SHARED_SCRIPTS = frozenset({"Latin", "Cyrillic", "Arabic", "Devanagari", "Han"})
 SPACED_SHARED_SCRIPTS = SHARED_SCRIPTS - {"Han"}  # shared scripts written with spaces between words
 
@@ -63,10 +65,19 @@ def language_consistency(
     language: str | None = None,
     part: Part = "reasoning",
     from_prompt: bool = True,
+    min_words: int = MIN_DETECT_WORDS,
 ) -> RewardResult | None:
     """DeepSeek-R1's language-consistency reward: the share of words of the reasoning in the target
     language. Words in another script never count; in a script several languages share (Latin, Cyrillic,
-    …) each sentence's words are identified together. CJK characters count one word each."""
+    …) each sentence's words are identified together, and short sentences are pooled and identified as one
+    text. CJK characters count one word each.
+
+    Does not apply (None) without a target, when `part` has fewer than `min_words` words (too few to tell a
+    language from gibberish), and, with `part="reasoning"`, to a completion without a closed think block:
+    the missing block is `format.think_answer`'s to score. `part="all"` reads the whole completion.
+    """
+    if part == "reasoning" and not split_think(completion).closed:
+        return RewardResult(score=None, info={"reason": "no think block"})
     try:
         target = target_language(sample, language, from_prompt)
         if target is None:
@@ -74,27 +85,43 @@ def language_consistency(
         hits, total = consistent_words(select(completion, part), target)
     except DetectorMissing as error:
         return RewardResult.failure(str(error))
-    if total == 0:
-        return None
+    if total < max(1, min_words):
+        return RewardResult(score=None, components={"words": float(total)}, info={"reason": "too few words"})
     return RewardResult(hits / total, {"words": float(total)}, info={"target": target})
+
+
+def _validate_consistency_params(params: dict[str, Any]) -> None:
+    if params.get("min_words", MIN_DETECT_WORDS) < 1:
+        raise ValueError("min_words must be at least 1")
+
+
+language_consistency.validate_params = _validate_consistency_params  # type: ignore[attr-defined]
 
 
 def consistent_words(text: str, target: str) -> tuple[int, int]:
     """(words in the target language, words) over the sentences of `text`."""
     allowed = scripts_of(target)
     # degenerate completions repeat one sentence thousands of times: identify each distinct one once
-    counted: dict[str, tuple[int, int]] = {}
-    hits = total = 0
+    counted: dict[str, tuple[int, int, list[str]]] = {}
+    hits = total = pooled = 0
+    pool: list[str] = []  # words of short sentences in a shared script, identified together at the end
     for sentence in SENTENCE_END.split(text):
         if sentence not in counted:
             counted[sentence] = _sentence_counts(sentence, target, allowed)
-        sentence_hits, sentence_total = counted[sentence]
+        sentence_hits, sentence_total, short = counted[sentence]
         hits += sentence_hits
         total += sentence_total
+        pooled += len(short)
+        if len(pool) < POOL_WORDS:
+            pool += short
+    if pooled and _plausible(pool, target, joiner=" "):
+        hits += pooled
     return hits, total
 
 
-def _sentence_counts(sentence: str, target: str, allowed: frozenset[str]) -> tuple[int, int]:
+def _sentence_counts(sentence: str, target: str, allowed: frozenset[str]) -> tuple[int, int, list[str]]:
+    """(hits, words, words left to the pool): a sentence's shared-script words too few to identify alone
+    are returned for the pool instead of being given the benefit of the doubt one sentence at a time."""
     found = words(sentence)
     distinct = sum(1 for _, script in found if script in allowed and script not in SHARED_SCRIPTS)
     han = [word for word, script in found if script == "Han" and script in allowed]
@@ -103,9 +130,10 @@ def _sentence_counts(sentence: str, target: str, allowed: frozenset[str]) -> tup
     # Han beside kana or Hangul is Japanese kanji / Korean hanja; alone it is judged as Chinese text
     if han and (distinct or _plausible(han, target, joiner="")):
         hits += len(han)
-    if other and _plausible(other, target, joiner=" "):
-        hits += len(other)
-    return hits, len(found)
+    if len(other) >= MIN_DETECT_WORDS:
+        hits += len(other) if plausibly(" ".join(other), target) else 0
+        other = []
+    return hits, len(found), other
 
 
 def _plausible(group: list[str], target: str, joiner: str) -> bool:

@@ -65,8 +65,30 @@ def test_consistency_cjk_target_and_mixed_scripts() -> None:
     assert lang.language_consistency(ja, "<think>答えは二です。</think>").score == 1.0
 
 
-def test_consistency_without_think_block_reads_the_whole_completion() -> None:
-    assert lang.language_consistency(FR, "The answer is four, obviously.").score == 0.0
+def test_consistency_does_not_apply_without_a_think_block_unless_asked_to_read_everything() -> None:
+    for text in ("The answer is four, obviously.", "xq", "zzzz zzzz zzzz zzzz"):
+        result = lang.language_consistency(FR, text)
+        assert result.score is None and result.info == {"reason": "no think block"}
+    assert lang.language_consistency(FR, "The answer is four, obviously.", part="all").score == 0.0
+
+
+def test_consistency_gives_gibberish_no_marks() -> None:
+    en = Sample("en", [user("What is the capital of France?")])
+    too_short = lang.language_consistency(en, "<think>xq zv</think>Paris")
+    assert too_short.score is None and too_short.info == {"reason": "too few words"}
+    for reasoning in ("asdkj. qwpoe. zxmcn. vbnmx. lkjhq.", "asdkj qwpoe zxmcn vbnmx lkjhq"):
+        assert lang.language_consistency(en, f"<think>{reasoning}</think>Paris").score == 0.0, reasoning
+    # short sentences of real English are pooled and recognised as English
+    short_english = "<think>Paris. Yes. I am sure. The capital. Of France.</think>Paris"
+    assert lang.language_consistency(en, short_english).score == 1.0
+    assert lang.language_consistency(en, "<think>Paris.</think>Paris", min_words=1).score == 1.0
+
+
+def test_consistency_rejects_a_minimum_below_one_when_the_rubric_is_built() -> None:
+    from rewardkit import ConfigError, make_rubric
+
+    with pytest.raises(ConfigError, match="min_words must be at least 1"):
+        make_rubric({"language.consistency": {"weight": 0.1, "min_words": 0}})
 
 
 def test_script_mixing() -> None:
@@ -111,11 +133,11 @@ def test_hostile_inputs_in_range_without_error(name: str) -> None:
 
 
 def test_consistency_on_the_multilingual_sample() -> None:
-    own = [lang.language_consistency(None, r["text"], language=r["lang"]).score for r in ROWS]
+    own = [lang.language_consistency(None, r["text"], language=r["lang"], part="all").score for r in ROWS]
     assert sum(score == 1.0 for score in own) >= 0.97 * len(ROWS)
     for row in ROWS:
         other = "en" if row["lang"] != "en" else "fr"
-        assert lang.language_consistency(None, row["text"], language=other).score == 0.0, row
+        assert lang.language_consistency(None, row["text"], language=other, part="all").score == 0.0, row
 
 
 def test_short_english_reasoning_is_not_penalised() -> None:
