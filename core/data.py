@@ -30,12 +30,12 @@ class DataSource(BaseModel):
     path: str | dict[str, str] | None = Field(
         None, description="a local file (the `split` split), or {split name: file} for several splits"
     )
-    hub: str | None = None
-    name: str | None = None
+    hub: str | None = Field(None, description="a Hugging Face dataset id, e.g. openai/gsm8k")
+    name: str | None = Field(None, description="the hub dataset's configuration, e.g. main")
     split: str = Field("train", description="the hub split to read, or the split a single local file is")
-    revision: str | None = None
-    columns: dict[str, str] = {}
-    limit: int | None = None
+    revision: str | None = Field(None, description="a hub revision (commit, tag, branch) to pin")
+    columns: dict[str, str] = Field({}, description="{field the environment reads: column in the data}")
+    limit: int | None = Field(None, description="read at most this many records")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSource:

@@ -47,13 +47,12 @@ class SampleFormat:
             return f"needs one of: {options}{_present(sample, paths)}"
         return None
 
-    def lines(self) -> list[str]:
-        """Human-readable lines, one per field, for `rewardkit envs show` and the docs."""
-        out = [f"{path}  (required) {text}" for path, text in self.required.items()]
+    def fields(self) -> list[tuple[str, str, str]]:
+        """(path, "required" / "one of N" / "optional", description) per field, for listings and docs."""
+        rows = [(path, "required", text) for path, text in self.required.items()]
         for number, group in enumerate(self.one_of, 1):
-            out += [f"{path}  (one of, option {number}) {text}" for path, text in group.items()]
-        out += [f"{path}  (optional) {text}" for path, text in self.optional.items()]
-        return out
+            rows += [(path, f"one of {number}", text) for path, text in group.items()]
+        return rows + [(path, "optional", text) for path, text in self.optional.items()]
 
     def to_dict(self) -> dict[str, Any]:
         return {

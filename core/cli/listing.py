@@ -1,4 +1,4 @@
-"""`rewardkit plugins`, `rewardkit envs` and `rewardkit envs show NAME`."""
+"""`rewardkit plugins` and `rewardkit envs` (`rewardkit envs show NAME` is in env_show.py)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def envs(ctx: click.Context, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     host = get_host()
-    rows = [_env_row(host, name, entry) for name, entry in sorted(host.environments.items())]
+    rows = [env_row(host, name, entry) for name, entry in sorted(host.environments.items())]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -84,24 +84,13 @@ def envs(ctx: click.Context, as_json: bool) -> None:
     _print(table)
 
 
-@envs.command("show")
-@click.argument("name")
-def show(name: str) -> None:
-    """Metadata, plugin and config fields of environment NAME."""
-    host = get_host()
-    entry = host.environment(name)
-    row = _env_row(host, name, entry)
-    row["config_schema"] = entry.cls.Config.model_json_schema()
-    click.echo(json.dumps(row, indent=2, default=str))
-
-
 def _print(table: Any) -> None:
     from rich.console import Console
 
     Console(width=200).print(table)
 
 
-def _env_row(host: PluginHost, name: str, entry: EnvEntry) -> dict[str, Any]:
+def env_row(host: PluginHost, name: str, entry: EnvEntry) -> dict[str, Any]:
     info = host.plugins[entry.plugin]
     metadata = _metadata(entry.cls).to_dict()
     return {
@@ -124,5 +113,8 @@ def _metadata(env_cls: type[Environment]) -> EnvMetadata:
 
 
 def register(cli: click.Group) -> None:
+    from rewardkit.cli.env_show import show
+
+    envs.add_command(show)
     cli.add_command(plugins)
     cli.add_command(envs)

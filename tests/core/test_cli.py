@@ -123,9 +123,30 @@ def test_plugins_json_and_envs_listing(echo_host):
     ]
     envs = json.loads(run("envs", "--json").stdout)
     assert [(e["name"], e["alias_of"]) for e in envs] == [("echo", None), ("parrot", "echo")]
-    shown = json.loads(run("envs", "show", "echo").stdout)
+    shown = json.loads(run("envs", "show", "echo", "--json", "--samples", "1").stdout)
     assert shown["reward_range"] == [0.0, 1.0]
     assert set(shown["config_schema"]["properties"]) == {"size", "sleep"}
+    assert shown["samples"] == [
+        {"id": "train-0", "prompt": [{"role": "user", "content": "say 0"}], "answer": "0", "info": {}}
+    ]
+
+
+def test_envs_show_describes_rows_config_fields_and_samples():
+    text = run("envs", "show", "math.procedural", "--samples", "3").stdout
+    assert "Row fields" in text and "answer      required    the reference answer" in text
+    assert "example row: " in text
+    fields = {line.split()[0]: line for line in text.splitlines() if line.startswith("  grading.")}
+    assert fields["grading.rel_tol"].split()[1:4] == ["float", "0.0001", "relative"]
+    assert "seed" in text and "difficulty" in text
+    assert text.count("    prompt (user") == 3
+    assert "$schema" not in text and '"properties"' not in text  # not a raw JSON Schema
+    assert "Example samples" not in run("envs", "show", "math", "--samples", "0").stdout
+
+
+def test_envs_show_says_why_samples_are_unavailable():
+    text = run("envs", "show", "code").stdout
+    assert "Example samples: unavailable (code: set `data`" in text
+    assert "info.cases         one of 1" in text
 
 
 def test_check_passes_for_a_good_env_and_fails_for_a_bad_one(echo_host):
