@@ -38,5 +38,8 @@ def train(
     elif overrides:
         config = parse_config(config.model_dump(), overrides)
     from rewardkit.trainer.loop import GRPOTrainer
+    from rewardkit.trainer.tracking import check_logging
+
+    check_logging(config.logging)  # before the model loads, not after
 
     return GRPOTrainer(config, host=host, environments=environments, resume=resume).train()

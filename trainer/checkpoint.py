@@ -1,12 +1,16 @@
 """Checkpoints: the model in Hugging Face format (loadable by transformers and vLLM) plus trainer state.
 
 Layout: RUN_DIR/checkpoint-STEP/{config.json, model.safetensors, tokenizer files, trainer_state.pt,
-run_config.yaml}. A checkpoint is written to a temporary folder and renamed, so a `kill -9` mid-save never
+run_config.yaml}; with LoRA the model files are the adapter's (adapter_config.json,
+adapter_model.safetensors), whose base model is recorded as the run config names it (a hub id, a path as
+written, or `tiny://...`), never as the cache folder it was loaded from, so the folder can be copied to
+another machine. A checkpoint is written to a temporary folder and renamed, so a `kill -9` mid-save never
 leaves a half checkpoint that `--resume` would pick up.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
@@ -15,10 +19,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 from rewardkit.errors import ConfigError
 
 STATE_FILE = "trainer_state.pt"
+CONFIG_FILE = "run_config.yaml"
+ADAPTER_CONFIG = "adapter_config.json"
 PATTERN = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -46,11 +53,22 @@ def save_checkpoint(
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    _record_base_model(tmp, yaml.safe_load(config_yaml)["model"]["path"])
     torch.save({**state, "step": step, "rng": rng_state()}, tmp / STATE_FILE)
-    (tmp / "run_config.yaml").write_text(config_yaml, encoding="utf-8")
+    (tmp / CONFIG_FILE).write_text(config_yaml, encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target
+
+
+def _record_base_model(folder: Path, base: str) -> None:
+    """peft writes where the base weights were loaded from (for `tiny://` models, a cache folder of this
+    machine); record the model as the run config names it instead."""
+    path = folder / ADAPTER_CONFIG
+    if path.is_file():
+        adapter = json.loads(path.read_text(encoding="utf-8"))
+        adapter["base_model_name_or_path"] = base
+        path.write_text(json.dumps(adapter, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
@@ -74,6 +92,14 @@ def find_checkpoint(path: str | Path) -> Path:
     if not found:
         raise ConfigError(f"--resume: no checkpoint in {str(path)!r} (expected checkpoint-N/{STATE_FILE})")
     return found[-1]
+
+
+def saved_config(resume: str | Path) -> Path:
+    """The run config a checkpoint was written with (what `train --resume RUN` continues without CONFIG)."""
+    path = find_checkpoint(resume) / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"--resume: {path.parent} has no {CONFIG_FILE}; give the run's CONFIG as well")
+    return path
 
 
 def load_state(checkpoint: Path) -> dict[str, Any]:

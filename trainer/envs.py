@@ -9,6 +9,7 @@ from rewardkit.environment import Environment
 from rewardkit.errors import ConfigError, RewardkitError
 from rewardkit.host import PluginHost, get_host
 from rewardkit.loading import make_rubric
+from rewardkit.rubric import Rubric
 from rewardkit.scoring import Scorer
 from rewardkit.trainer.config import EnvironmentConfig
 from rewardkit.trainer.data import take
@@ -40,14 +41,44 @@ def build_slots(
     for index, (key, entry) in enumerate(zip(run_keys(entries), entries, strict=True)):
         where = f"environments.{index}"
         env = _instance(entry, host, injected or {}, where)
-        try:
-            rubric = make_rubric(entry.rubric, env=env, host=host) if entry.rubric else None
-        except ConfigError as error:
-            raise ConfigError(f"{where}.{error}") from None
-        samples = take(env.dataset(entry.split), entry.max_samples)
+        rubric = _rubric(entry, env, host, where)
+        samples = _samples(entry, env, where)
         scorer = Scorer(env, rubric=rubric, timeout=entry.score_timeout)
         slots.append(EnvSlot(key, env, scorer, samples, entry.weight))
     return slots
+
+
+def check_environments(entries: list[EnvironmentConfig], host: PluginHost | None = None) -> None:
+    """What `train --check` resolves without loading a model or data: each environment's name and config,
+    and its rubric's rewards and their parameters."""
+    host = host or get_host()
+    for index, entry in enumerate(entries):
+        where = f"environments.{index}"
+        _rubric(entry, _instance(entry, host, {}, where), host, where)
+
+
+def _rubric(entry: EnvironmentConfig, env: Environment, host: PluginHost, where: str) -> Rubric | None:
+    try:
+        return make_rubric(entry.rubric, env=env, host=host) if entry.rubric else None
+    except ConfigError as error:
+        raise ConfigError(f"{where}.{error}") from None
+
+
+def _samples(entry: EnvironmentConfig, env: Environment, where: str) -> list[Sample]:
+    """The samples, each checked against the fields the environment reads (a dataset whose columns did
+    not map to them would otherwise train on `None` rewards)."""
+    try:
+        samples = take(env.dataset(entry.split), entry.max_samples)
+    except ConfigError as error:
+        raise ConfigError(f"{where} ({entry.name}): {error}") from None
+    for sample in samples:
+        problem = env.sample_format.problem(sample)
+        if problem is not None:
+            raise ConfigError(
+                f"{where} ({entry.name}): sample {sample.id!r} {problem}; map the dataset's columns to "
+                f"these fields (data.columns); `rewardkit envs show {entry.name}` lists them"
+            )
+    return samples
 
 
 def _instance(

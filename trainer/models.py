@@ -78,7 +78,11 @@ def _with_lora(model: PreTrainedModel, config: ModelConfig, weights_dir: str | P
 
     assert config.lora is not None
     if weights_dir is not None:
-        return PeftModel.from_pretrained(model, str(weights_dir), is_trainable=True)
+        policy = PeftModel.from_pretrained(model, str(weights_dir), is_trainable=True)
+        # Checkpoints name the base as the run config does (`tiny://...`); peft reads it back when saving.
+        for adapter in policy.peft_config.values():
+            adapter.base_model_name_or_path = model.name_or_path
+        return policy
     lora = LoraConfig(
         r=config.lora.r,
         lora_alpha=config.lora.alpha,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from rewardkit.errors import ConfigError
 from rewardkit.trainer.config import LoggingConfig
 
 METRICS_FILE = "metrics.jsonl"
@@ -22,17 +24,33 @@ def _clean(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def check_logging(config: LoggingConfig) -> None:
+    """Fail before the model loads when a logger that was asked for is not installed."""
+    if config.wandb and not _importable("wandb"):
+        raise ConfigError(
+            "logging.wandb: true needs the wandb package; pip install wandb, or set logging.wandb=false"
+        )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules (blocked)
+        return False
+
+
 class Tracker:
     def __init__(
         self, run_dir: Path, config: LoggingConfig, total_steps: int, start_step: int, run_config: dict
     ):
+        check_logging(config)
         self.config = config
         self.run_dir = run_dir
         self.console = Console(stderr=True)
         self._truncate_after(start_step)  # a resumed run rewrites the steps after its checkpoint
         self.jsonl = (run_dir / METRICS_FILE).open("a", encoding="utf-8")
         self.rollouts = (run_dir / ROLLOUTS_FILE).open("a", encoding="utf-8") if config.rollouts else None
-        self.tensorboard = self._tensorboard() if config.tensorboard else None
+        self.tensorboard = self._tensorboard(start_step) if config.tensorboard else None
         self.wandb = self._wandb(run_config) if config.wandb else None
         self.progress: Progress | None = None
         if config.progress:
@@ -54,15 +72,17 @@ class Tracker:
                 kept = [line for line in lines if _step_of(line) <= step]
                 path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
 
-    def _tensorboard(self) -> Any:
+    def _tensorboard(self, start_step: int) -> Any:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             return None  # TensorBoard is optional: JSONL always has everything
-        return SummaryWriter(str(self.run_dir / "tensorboard"))
+        # A resumed run logs the steps after its checkpoint again; purging hides the killed run's copies.
+        purge = start_step + 1 if start_step else None
+        return SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=purge)
 
     def _wandb(self, run_config: dict) -> Any:
-        import wandb  # asked for explicitly: a missing install is an error, not a silent skip
+        import wandb  # asked for explicitly: check_logging made a missing install an error
 
         return wandb.init(project=self.config.wandb_project, dir=str(self.run_dir), config=run_config)
 

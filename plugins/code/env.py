@@ -78,7 +78,7 @@ class CodeEnv(rk.Environment):
             raise ConfigError(f"{self.name}: set `data` (a local file or hub dataset) or `preset`")
         if source.hub is not None and self.config.data is None:
             source = source.model_copy(update={"split": split})
-        # A local file is one split (data.path: {train: ..., test: ...} for several); hub splits are set above.
+        # A local file is one split (data.path: {train: a, test: b} for several); hub splits are set above.
         records = iter_records(source, split=split if source.path is not None else None)
         for index, record in enumerate(records):
             if preset == "humaneval":
