@@ -67,7 +67,7 @@ class Environment(ABC):
     splits: ClassVar[tuple[str, ...]] = ("train",)
     score_timeout: ClassVar[float | None] = None
     max_concurrency: ClassVar[int] = 16
-    # The sample fields `score` reads; samples from outside (score rows, adapters) are checked against it.
+    # The sample fields `score` reads; score rows and training data are checked against it.
     sample_format: ClassVar[SampleFormat] = SampleFormat()
 
     def __init__(self, config: EnvConfig | Mapping[str, Any] | None = None, **overrides: Any) -> None:

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -132,14 +132,7 @@ def score(
     finally:
         output.close(keep=finished or output.written > 0)
     if not finished:
-        written = len(output.done) + output.written
-        of = f"/{total}" if total is not None else ""
-        click.echo(
-            f"interrupted: {written}{of} rows written to {output.name}; "
-            "run the same command with --resume to score the rest",
-            err=True,
-        )
-        sys.exit(EXIT_INTERRUPTED)
+        _stop_interrupted(output, total)
     click.echo(tally.summary(time.perf_counter() - started), err=True)
     if tally.rows and tally.errors / tally.rows > max_error_rate:
         click.echo(
@@ -148,6 +141,17 @@ def score(
             err=True,
         )
         sys.exit(EXIT_TOO_MANY_ERRORS)
+
+
+def _stop_interrupted(output: Output, total: int | None) -> NoReturn:
+    written = len(output.done) + output.written
+    of = f"/{total}" if total is not None else ""
+    click.echo(
+        f"interrupted: {written}{of} rows written to {output.name}; "
+        "run the same command with --resume to score the rest",
+        err=True,
+    )
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _check_options(concurrency: int, timeout: float | None, max_error_rate: float) -> None:
