@@ -64,6 +64,14 @@ def start_score(env, *args):
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def resume(env, args):
+    """Run the same command with --resume to its end; its stderr."""
+    process = start_score(env, *args, "--resume")
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    return stderr
+
+
 def wait_for_lines(path, count, process, seconds=60.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -96,15 +104,7 @@ def test_ctrl_c_keeps_every_written_row_in_one_line_and_resume_scores_the_rest(s
     assert [row["id"] for row in kept] == [f"r{i}" for i in range(len(kept))]
     assert not (tmp_path / "out.jsonl.partial").exists()
 
-    done = subprocess.run(
-        [sys.executable, "-m", "rewardkit.cli", "score", "slow", *args, "--resume"],
-        env=slow_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert f"rows={100 - len(kept)} " in done.stderr
+    assert f"rows={100 - len(kept)} " in resume(slow_env, args)
     assert [row["id"] for row in read_rows(out)] == [f"r{i}" for i in range(100)]
 
 
@@ -118,14 +118,7 @@ def test_resume_continues_from_what_a_killed_run_left(slow_env, tmp_path):
     process.wait()
     with (tmp_path / "out.jsonl.partial").open("a") as partial:
         partial.write('{"id": "r9", "comple')  # a row torn by the kill
-    done = subprocess.run(
-        [sys.executable, "-m", "rewardkit.cli", "score", "slow", *args, "--resume"],
-        env=slow_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    resume(slow_env, args)
     assert [row["id"] for row in read_rows(out)] == [f"r{i}" for i in range(100)]
 
 
