@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -161,19 +162,47 @@ def test_a_fifo_is_written_through_not_replaced(echo_host, tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
-    result = run("score", "echo", "--input", str(source), "--output", str(fifo))
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(reader.communicate(timeout=10)[0])["score"] == 1.0
+    try:
+        result = run("score", "echo", "--input", str(source), "--output", str(fifo))
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(reader.communicate(timeout=10)[0])["score"] == 1.0
+    finally:
+        reader.kill()  # still waiting when the FIFO was never opened for writing
+        reader.wait()
     assert fifo.is_fifo()
+
+
+def devices(tmp_path):
+    """(null, full): private nodes where we may make them (as root a regression would replace the real
+    /dev/null), else the machine's own, which a user without root cannot replace anyway."""
+    if os.geteuid() != 0:
+        return "/dev/null", "/dev/full"
+    null, full = tmp_path / "null", tmp_path / "full"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    return str(null), str(full)
 
 
 def test_a_device_is_written_through_and_its_errors_are_one_line(echo_host, tmp_path):
     source = write_rows(tmp_path / "in.jsonl", [{"completion": "0", "answer": "0"}])
-    assert run("score", "echo", "--input", str(source), "--output", "/dev/null").exit_code == 0
-    full = run("score", "echo", "--input", str(source), "--output", "/dev/full")
-    assert full.exit_code == 2
-    assert full.stderr.strip() == "error: cannot write --output /dev/full: No space left on device"
-    assert os.path.exists("/dev/full") and not os.path.isfile("/dev/full")
+    null, full = devices(tmp_path)
+    assert run("score", "echo", "--input", str(source), "--output", null).exit_code == 0
+    failed = run("score", "echo", "--input", str(source), "--output", full)
+    assert failed.exit_code == 2
+    assert failed.stderr.strip() == f"error: cannot write --output {full}: No space left on device"
+    assert all(stat.S_ISCHR(os.stat(device).st_mode) for device in (null, full))
+
+
+@pytest.mark.parametrize("path", ["/dev/stdout", "/dev/stderr", "/proc/self/fd/1"])
+def test_a_process_stream_is_written_through_whatever_it_points_to(path):
+    from rewardkit.cli.output import open_output
+
+    output = open_output(path, resume=False)
+    try:
+        assert output.temp is None  # never a rename: that would replace the link (or, as root, the device)
+    finally:
+        output.close(keep=False)
+    assert os.path.islink(path) or path.startswith("/proc/")
 
 
 def test_dash_reads_stdin_and_writes_stdout(echo_host):
