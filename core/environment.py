@@ -36,6 +36,9 @@ class EnvMetadata:
     deterministic: bool = True
     splits: tuple[str, ...] = ("train",)
     score_timeout: float | None = None  # seconds; None means the host's default
+    # True when a verdict depends on episode state that a stored trajectory does not hold (a sandbox's
+    # files, a game's hidden state): `rewardkit rescore` then refuses to re-score stored rollouts.
+    stateful_scoring: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +50,7 @@ class EnvMetadata:
             "deterministic": self.deterministic,
             "splits": list(self.splits),
             "score_timeout": self.score_timeout,
+            "stateful_scoring": self.stateful_scoring,
         }
 
 
@@ -66,6 +70,7 @@ class Environment(ABC):
     deterministic: ClassVar[bool] = True
     splits: ClassVar[tuple[str, ...]] = ("train",)
     score_timeout: ClassVar[float | None] = None
+    stateful_scoring: ClassVar[bool] = False
     max_concurrency: ClassVar[int] = 16
     # The sample fields `score` reads; score rows and training data are checked against it.
     sample_format: ClassVar[SampleFormat] = SampleFormat()
@@ -119,6 +124,7 @@ class Environment(ABC):
             deterministic=cls.deterministic,
             splits=cls.splits,
             score_timeout=cls.score_timeout,
+            stateful_scoring=cls.stateful_scoring,
         )
 
     def reference_completion(self, sample: Sample) -> str | None:

@@ -55,7 +55,12 @@ class Verdict:
     strategy: str | None = None
 
     def info(self) -> dict[str, str | None]:
-        return {"verdict": self.reason, "extracted": self.extracted, "strategy": self.strategy}
+        return {
+            "verdict": self.reason,
+            "extracted": self.extracted,
+            "strategy": self.strategy,
+            "parsed_answer": self.extracted,
+        }
 
 
 @dataclass(frozen=True)

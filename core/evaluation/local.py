@@ -1,0 +1,157 @@
+"""Replies from a model in this process, through the trainer's generation backends (transformers or vLLM).
+
+Requests arriving from many concurrent rollouts are gathered into batches: one batch generates (in a worker
+thread, so the event loop keeps scoring) while the next one fills. Only the backends' small public protocol
+(`generate(prompt_ids, n, SamplingSpec, seed) -> Completions`) and the trainer's model loading are used, so
+the trainer's own backend serves evaluation during training as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rewardkit.evaluation.config import EvalConfig, SamplingConfig
+from rewardkit.evaluation.policy import GenerationError, Reply
+from rewardkit.types import Message
+
+
+class LocalChat:
+    def __init__(
+        self,
+        backend: Any,  # a rewardkit.trainer.generation.GenerationBackend
+        tokenizer: Any,
+        sampling: SamplingConfig,
+        batch_size: int = 64,
+        max_prompt_length: int = 2048,
+        chat_template_kwargs: dict[str, Any] | None = None,
+        owns_backend: bool = True,
+    ) -> None:
+        from rewardkit.trainer.generation import SamplingSpec
+
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.spec = SamplingSpec(
+            max_new_tokens=sampling.max_tokens,
+            temperature=sampling.temperature or 1.0,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k,
+            greedy=sampling.temperature == 0,
+        )
+        self.seed = sampling.seed
+        self.batch_size = batch_size
+        self.max_prompt_length = max_prompt_length
+        self.template_kwargs = dict(chat_template_kwargs or {})
+        self.owns_backend = owns_backend
+        self._queue: list[tuple[list[int], asyncio.Future[tuple[list[int], bool]]]] = []
+        self._wake: asyncio.Event | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._batches = 0
+
+    def encode(self, messages: list[Message]) -> list[int]:
+        ids = self.tokenizer.apply_chat_template(
+            [dict(m) for m in messages],
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=False,
+            **self.template_kwargs,
+        )
+        return list(ids)[-self.max_prompt_length :]
+
+    async def chat(self, messages: list[Message], seed: int) -> Reply:
+        # `seed` is not per request here: a batch is drawn with one seed (the run's seed and batch number).
+        ids = self.encode(messages)
+        future: asyncio.Future[tuple[list[int], bool]] = asyncio.get_running_loop().create_future()
+        self._queue.append((ids, future))
+        self._ensure_worker().set()
+        tokens, truncated = await future
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        return Reply(text, "length" if truncated else "stop", len(ids), len(tokens))
+
+    def _ensure_worker(self) -> asyncio.Event:
+        if self._wake is None or self._worker is None or self._worker.done():
+            self._wake = asyncio.Event()
+            self._worker = asyncio.get_running_loop().create_task(self._serve(self._wake))
+        return self._wake
+
+    async def _serve(self, wake: asyncio.Event) -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            await _settle(lambda: len(self._queue))
+            while self._queue:
+                batch, self._queue = self._queue[: self.batch_size], self._queue[self.batch_size :]
+                await self._generate(batch)
+
+    async def _generate(self, batch: list[tuple[list[int], asyncio.Future[tuple[list[int], bool]]]]) -> None:
+        seed = (self.seed * 1_000_003 + self._batches) % 2**31
+        self._batches += 1
+        try:
+            out = await asyncio.to_thread(
+                self.backend.generate, [ids for ids, _ in batch], 1, self.spec, seed
+            )
+        except Exception as error:  # the backend failed on this batch; its rollouts are errored, not lost
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(GenerationError(f"{type(error).__name__}: {error}"))
+            return
+        for (_, future), tokens, truncated in zip(batch, out.token_ids, out.truncated, strict=True):
+            if not future.done():
+                future.set_result((list(tokens), bool(truncated)))
+
+    async def aclose(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            self._worker = None
+        if self.owns_backend:
+            self.backend.close()
+
+
+async def _settle(size: Any, rounds: int = 64) -> None:
+    """Yield to the loop until the queue stops growing, so callers that are about to ask join this batch."""
+    for _ in range(rounds):
+        before = size()
+        await asyncio.sleep(0)
+        if size() == before:
+            return
+
+
+def load_local_chat(config: EvalConfig) -> LocalChat:
+    """Load `config.model` (a local directory, a cached hub id, or tiny://) with the trainer's loaders."""
+    from rewardkit.trainer.config import parse_config
+    from rewardkit.trainer.generation import make_backend
+    from rewardkit.trainer.models import load_models, load_tokenizer, resolve_model_path
+
+    backend = config.resolved_backend
+    local = config.local
+    train_config = parse_config(
+        {
+            "model": {
+                "path": config.model,
+                "dtype": local.dtype,
+                "trust_remote_code": local.trust_remote_code,
+            },
+            "environments": [{"name": env.name} for env in config.environments],
+            "generation": {
+                "backend": backend,
+                "max_new_tokens": config.sampling.max_tokens,
+                "vllm": {"max_model_len": local.vllm_max_model_len},
+            },
+            "seed": config.sampling.seed,
+        }
+    )
+    if backend == "vllm":
+        path = resolve_model_path(train_config.model)
+        model, tokenizer = None, load_tokenizer(path, train_config.model)
+    else:
+        models = load_models(train_config.model, beta=0.0)
+        model, tokenizer, path = models.policy.eval(), models.tokenizer, models.source_dir
+    engine = make_backend(train_config, model, tokenizer, path)
+    return LocalChat(
+        engine,
+        tokenizer,
+        config.sampling,
+        batch_size=local.batch_size,
+        max_prompt_length=local.max_prompt_length,
+        chat_template_kwargs=config.chat_template_kwargs,
+    )

@@ -1,0 +1,54 @@
+"""Fixtures of the evaluation tests: the toy environments installed as a plugin, and a scripted endpoint."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))  # eval_toys and openai_stub, also for subprocesses through PYTHONPATH
+
+from openai_stub import OpenAIStub  # noqa: E402
+
+from rewardkit.evaluation.run import rollout_seed  # noqa: E402
+
+
+@pytest.fixture
+def toys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Install eval_toys as the distribution `rewardkit-evaltoys`; returns the environment for subprocesses
+    (which see only this plugin)."""
+    from rewardkit.host import reset_host
+
+    site = tmp_path / "site"
+    info = site / "rewardkit_evaltoys-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rewardkit-evaltoys\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[rewardkit]\nevaltoys = eval_toys\n")
+    monkeypatch.syspath_prepend(str(site))
+    reset_host(None)
+    path = os.pathsep.join([str(site), str(HERE), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, "REWARDKIT_PLUGINS": "evaltoys"}
+
+
+def scripted(replies: dict[tuple[str, str, int], str | tuple[str, str]], seed: int = 0):
+    """A stub script answering rollout (env, sample id, index) with replies[...], found by its seed."""
+    by_seed = {rollout_seed(seed, key): reply for key, reply in replies.items()}
+    return lambda body: by_seed[body["seed"]]
+
+
+@pytest.fixture
+def stub_factory() -> Iterator:
+    started: list[OpenAIStub] = []
+
+    def make(script, **options) -> OpenAIStub:
+        stub = OpenAIStub(script, **options).__enter__()
+        started.append(stub)
+        return stub
+
+    yield make
+    for stub in started:
+        stub.__exit__(None, None, None)
