@@ -96,15 +96,10 @@ def eval_command(
     rewardkit eval --resume runs/eval-math      # complete a killed run
     rewardkit view runs/eval-math               # browse the rollouts in a static HTML page
     """
-    from rewardkit.evaluation.run import evaluate, resume_config
+    from rewardkit.evaluation.run import evaluate
 
     if resume is not None:
-        given = [name for name, value in options.items() if value not in (None, ())]
-        if env_names or config_path or output or given:
-            raise ConfigError(
-                "--resume DIR takes the run's own config; give no other environment or model option"
-            )
-        config, output = resume_config(resume), resume
+        config, output = _resume_config(resume, env_names, config_path, output, options), resume
     else:
         if output is None:
             raise ConfigError("--output DIR is required (the run folder to write)")
@@ -115,6 +110,34 @@ def eval_command(
             config, output, resume=resume is not None, on_start=display.start, on_record=display.record
         )
     display.summary(metadata, output)
+
+
+# What may change when a run is resumed: where the model is served and how hard to push it, not what it
+# generates or how it is scored.
+RESUME_OPTIONS = frozenset({"base_url", "api_key_env", "max_concurrency", "batch_size"})
+
+
+def _resume_config(
+    run: Path,
+    env_names: tuple[str, ...],
+    config_path: Path | None,
+    output: Path | None,
+    options: dict[str, Any],
+) -> Any:
+    from rewardkit.evaluation.config import parse_eval_config
+    from rewardkit.evaluation.run import resume_config
+
+    fixed = sorted(
+        name for name, value in options.items() if value not in (None, ()) and name not in RESUME_OPTIONS
+    )
+    if env_names or config_path or output or fixed:
+        given = ", ".join("--" + name.replace("_", "-") for name in fixed) or "ENV/--config/--output"
+        raise ConfigError(
+            f"--resume continues the run with its own config; {given} cannot change "
+            "(only --base-url, --api-key-env, --max-concurrency and --batch-size can)"
+        )
+    config = resume_config(run)
+    return parse_eval_config(config.model_dump(mode="json"), _overrides(options))
 
 
 def _config(env_names: tuple[str, ...], config_path: Path | None, options: dict[str, Any]) -> Any:

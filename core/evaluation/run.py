@@ -10,11 +10,10 @@ the rest (including those whose generation failed).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import platform
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,125 +22,14 @@ from rewardkit.errors import ConfigError
 from rewardkit.evaluation import rundir
 from rewardkit.evaluation.config import EvalConfig, parse_eval_config
 from rewardkit.evaluation.envs import EvalEnv, build_envs, choose_split, close_envs, read_samples
+from rewardkit.evaluation.executor import Executor, Job, OnRecord, plan_jobs
 from rewardkit.evaluation.metrics import run_metrics
-from rewardkit.evaluation.policy import ChatModel, GenerationError, Rollout, RolloutRunner, SingleTurn
+from rewardkit.evaluation.policy import ChatModel, SingleTurn
 from rewardkit.host import PluginHost
-from rewardkit.records import RECORD_VERSION, RecordWriter, RolloutRecord
-from rewardkit.types import RewardResult, Sample, Trajectory
-
-Progress = Callable[[RolloutRecord], None]
+from rewardkit.records import RECORD_VERSION, RecordWriter
+from rewardkit.types import Sample
 
 
-@dataclass(frozen=True)
-class Job:
-    env: EvalEnv
-    sample: Sample
-    rollout: int
-    previous: RolloutRecord | None = None  # an errored record being redone
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.env.key, self.sample.id, self.rollout)
-
-
-def rollout_seed(seed: int, key: tuple[str, str, int]) -> int:
-    """A per-rollout seed that depends only on the run's seed and the rollout's key, so a resumed or a
-    repeated run asks for the same draw."""
-    digest = hashlib.sha256(repr((seed, *key)).encode()).digest()
-    return int.from_bytes(digest[:4], "big") % 2**31
-
-
-def plan_jobs(
-    envs: Sequence[EvalEnv],
-    samples: Mapping[str, list[Sample]],
-    done: Mapping[tuple[str, str, int], RolloutRecord],
-) -> list[Job]:
-    """Every rollout still to do: missing ones, and errored ones (redone)."""
-    jobs = []
-    for env in envs:
-        for sample in samples[env.key]:
-            for index in range(env.rollouts):
-                previous = done.get((env.key, sample.id, index))
-                if previous is None or previous.result.error is not None:
-                    jobs.append(Job(env, sample, index, previous))
-    return jobs
-
-
-class Executor:
-    """Runs jobs: generation `concurrency` at a time, scoring per environment as rollouts arrive."""
-
-    def __init__(
-        self,
-        runner: RolloutRunner,
-        writer: RecordWriter,
-        seed: int,
-        concurrency: int,
-        on_record: Progress | None = None,
-    ) -> None:
-        self.runner = runner
-        self.writer = writer
-        self.seed = seed
-        self.concurrency = max(1, concurrency)
-        self.on_record = on_record
-        self._scoring: set[asyncio.Task[None]] = set()
-        self._score_limits: dict[str, asyncio.Semaphore] = {}
-
-    async def run(self, jobs: Sequence[Job]) -> None:
-        pending = iter(jobs)
-        workers = [
-            asyncio.ensure_future(self._work(pending)) for _ in range(min(self.concurrency, len(jobs)))
-        ]
-        try:
-            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()  # an EndpointError (or a bug) stops the run here
-            while self._scoring:
-                await asyncio.gather(*list(self._scoring))
-        finally:
-            for task in [*workers, *self._scoring]:
-                task.cancel()
-
-    async def _work(self, pending: Iterator[Job]) -> None:
-        for job in pending:
-            if job.previous is not None and not rundir.generation_failed(job.previous):
-                rollout = Rollout(job.previous.trajectory, dict(job.previous.tokens))
-            else:
-                started = time.perf_counter()
-                try:
-                    rollout = await self.runner.run(job.sample, rollout_seed(self.seed, job.key))
-                except GenerationError as error:
-                    self._emit(_generation_failure(job, str(error), time.perf_counter() - started))
-                    continue
-            task = asyncio.ensure_future(self._score(job, rollout))
-            self._scoring.add(task)
-            task.add_done_callback(self._scoring.discard)
-
-    async def _score(self, job: Job, rollout: Rollout) -> None:
-        limit = self._score_limits.setdefault(job.env.key, asyncio.Semaphore(job.env.scorer.concurrency))
-        async with limit:
-            started = time.perf_counter()
-            result = await job.env.scorer.score(job.sample, rollout.trajectory.completion)
-            seconds = time.perf_counter() - started
-        timing = {"generate": rollout.seconds, "score": seconds}
-        self._emit(
-            RolloutRecord(
-                job.env.key, job.sample, rollout.trajectory, result, job.rollout, rollout.tokens, timing
-            )
-        )
-
-    def _emit(self, record: RolloutRecord) -> None:
-        self.writer.write(record)
-        if self.on_record is not None:
-            self.on_record(record)
-
-
-def _generation_failure(job: Job, error: str, seconds: float) -> RolloutRecord:
-    result = RewardResult.failure(f"generation failed: {error}", stage="generation")
-    trajectory = Trajectory([], stop_reason="env_error")
-    return RolloutRecord(job.env.key, job.sample, trajectory, result, job.rollout, {}, {"generate": seconds})
-
-
-# -- the run -------------------------------------------------------------------------------------------------
 @dataclass
 class RunState:
     config: EvalConfig
@@ -151,6 +39,7 @@ class RunState:
     samples: dict[str, list[Sample]]
     segments: list[dict[str, Any]]
     created: str
+    extra: dict[str, Any] = field(default_factory=dict)  # more metadata (`rescore` names its source)
 
 
 def evaluate(
@@ -160,7 +49,7 @@ def evaluate(
     resume: bool = False,
     host: PluginHost | None = None,
     chat: ChatModel | None = None,
-    on_record: Callable[[RolloutRecord], None] | None = None,
+    on_record: OnRecord | None = None,
     on_start: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or with `resume`, complete) the evaluation in `output`; returns its metadata (with metrics).
@@ -207,18 +96,34 @@ def _prepare(
         split = choose_split(env.env, config.env_split(env.spec))
         splits[env.key] = split
         samples[env.key] = read_samples(env.env, split, config.env_prompts(env.spec), f"environments.{index}")
-    segments = list((previous or {}).get("timing", {}).get("segments", []))
+    segments = _closed_segments((previous or {}).get("timing", {}).get("segments", []), output)
     created = (previous or {}).get("created") or _now()
     return RunState(config, output, envs, splits, samples, segments, created)
 
 
+def _closed_segments(segments: list[dict[str, Any]], output: Path) -> list[dict[str, Any]]:
+    """A segment of a killed run has no length; it lasted until its last rollout was written."""
+    path = rundir.rollouts_path(output)
+    last = path.stat().st_mtime if path.exists() else 0.0
+    out = []
+    for segment in segments:
+        if segment.get("seconds") is not None:
+            out.append(segment)
+            continue
+        started = datetime.fromisoformat(segment["started"]).timestamp()
+        out.append({**segment, "seconds": max(0.0, last - started), "killed": True})
+    return out
+
+
 def _execute(
-    state: RunState, jobs: list[Job], chat: ChatModel | None, on_record: Progress | None
+    state: RunState, jobs: list[Job], chat: ChatModel | None, on_record: OnRecord | None
 ) -> dict[str, Any]:
     config = state.config
     owned = chat is None
     model = chat or make_chat(config)
     started, status = time.perf_counter(), "interrupted"
+    segment: dict[str, Any] = {"started": _now(), "seconds": None, "rollouts": len(jobs)}
+    state.segments.append(segment)
     write_run_metadata(state, "running")
     writer = RecordWriter(rundir.rollouts_path(state.output))
     try:
@@ -230,9 +135,7 @@ def _execute(
         pass
     finally:
         writer.close()
-        state.segments.append(
-            {"started": _now(), "seconds": time.perf_counter() - started, "rollouts": len(jobs)}
-        )
+        segment["seconds"] = time.perf_counter() - started
         metadata = write_run_metadata(state, status)
     return metadata
 
@@ -268,9 +171,10 @@ def write_run_metadata(state: RunState, status: str) -> dict[str, Any]:
     metrics = run_metrics(
         records, {e.key: e.reward_range for e in state.envs}, {e.key: e.threshold for e in state.envs}
     )
-    wall = sum(segment["seconds"] for segment in state.segments)
+    wall = sum(segment["seconds"] or 0.0 for segment in state.segments)
     data = {
         "kind": "eval",
+        **state.extra,
         "status": status,
         "created": state.created,
         "updated": _now(),
@@ -297,4 +201,4 @@ def resume_config(output: str | Path) -> EvalConfig:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

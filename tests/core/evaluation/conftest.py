@@ -14,7 +14,7 @@ sys.path.insert(0, str(HERE))  # eval_toys and openai_stub, also for subprocesse
 
 from openai_stub import OpenAIStub  # noqa: E402
 
-from rewardkit.evaluation.run import rollout_seed  # noqa: E402
+from rewardkit.evaluation.executor import rollout_seed  # noqa: E402
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Script = Callable[[dict[str, Any]], "str | tuple[str, str]"]
+Script = Callable[[dict[str, Any]], "str | tuple[str, str] | int"]
 
 
 class OpenAIStub:
-    """`script(request_body)` -> reply text, or (text, finish_reason). `fail_first` requests get HTTP 503."""
+    """`script(request_body)` -> reply text, (text, finish_reason), or an HTTP status to fail with.
+    The first `fail_first` requests get HTTP 503."""
 
     def __init__(self, script: Script, delay: float = 0.0, fail_first: int = 0) -> None:
         self.script = script
@@ -37,6 +38,9 @@ class OpenAIStub:
                     self._send(503, {"error": "overloaded"})
                     return
                 reply = stub.script(body)
+                if isinstance(reply, int):  # a scripted HTTP error
+                    self._send(reply, {"error": f"scripted {reply}"})
+                    return
                 text, finish = reply if isinstance(reply, tuple) else (reply, "stop")
                 prompt = " ".join(m["content"] for m in body["messages"])
                 self._send(
@@ -71,6 +75,7 @@ class OpenAIStub:
                 return None
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.handle_error = lambda request, address: None  # a killed client's broken pipe is expected
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -1,0 +1,140 @@
+"""Running rollouts: generation `concurrency` at a time, each finished rollout scored at once.
+
+Scoring overlaps the generation of the others, and every record is appended to rollouts.jsonl as soon as it
+is scored (one flushed line), so a killed run loses at most the rollouts in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from rewardkit.evaluation import rundir
+from rewardkit.evaluation.envs import EvalEnv
+from rewardkit.evaluation.policy import GenerationError, Rollout, RolloutRunner
+from rewardkit.records import RecordWriter, RolloutRecord
+from rewardkit.types import RewardResult, Sample, Trajectory
+
+OnRecord = Callable[[RolloutRecord], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    env: EvalEnv
+    sample: Sample
+    rollout: int
+    previous: RolloutRecord | None = None  # an errored record being redone
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.env.key, self.sample.id, self.rollout)
+
+
+def rollout_seed(seed: int, key: tuple[str, str, int]) -> int:
+    """A per-rollout seed that depends only on the run's seed and the rollout's key, so a resumed or a
+    repeated run asks for the same draw."""
+    digest = hashlib.sha256(repr((seed, *key)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2**31
+
+
+def plan_jobs(
+    envs: Sequence[EvalEnv],
+    samples: Mapping[str, list[Sample]],
+    done: Mapping[tuple[str, str, int], RolloutRecord],
+) -> list[Job]:
+    """Every rollout still to do: missing ones, and errored ones (redone)."""
+    jobs = []
+    for env in envs:
+        for sample in samples[env.key]:
+            for index in range(env.rollouts):
+                previous = done.get((env.key, sample.id, index))
+                if previous is None or previous.result.error is not None:
+                    jobs.append(Job(env, sample, index, previous))
+    return jobs
+
+
+class Executor:
+    """Runs jobs: generation `concurrency` at a time, scoring per environment as rollouts arrive.
+
+    A job with a previous record whose generation succeeded is only scored again. Without a runner
+    (`rescore`), a job whose generation had failed keeps its record as it is."""
+
+    def __init__(
+        self,
+        runner: RolloutRunner | None,
+        writer: RecordWriter,
+        seed: int,
+        concurrency: int,
+        on_record: OnRecord | None = None,
+    ) -> None:
+        self.runner = runner
+        self.writer = writer
+        self.seed = seed
+        self.concurrency = max(1, concurrency)
+        self.on_record = on_record
+        self._scoring: set[asyncio.Task[None]] = set()
+        self._score_limits: dict[str, asyncio.Semaphore] = {}
+
+    async def run(self, jobs: Sequence[Job]) -> None:
+        pending = iter(jobs)
+        workers = [
+            asyncio.ensure_future(self._work(pending)) for _ in range(min(self.concurrency, len(jobs)))
+        ]
+        try:
+            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # an EndpointError (or a bug) stops the run here
+            while self._scoring:
+                await asyncio.gather(*list(self._scoring))
+        finally:
+            for task in [*workers, *self._scoring]:
+                task.cancel()
+
+    async def _work(self, pending: Iterator[Job]) -> None:
+        for job in pending:
+            previous = job.previous
+            if previous is not None and not rundir.generation_failed(previous):
+                rollout = Rollout(
+                    previous.trajectory, dict(previous.tokens), previous.timing.get("generate", 0.0)
+                )
+            elif self.runner is None:
+                assert previous is not None, "without a runner every job must have a record"
+                self._emit(previous)
+                continue
+            else:
+                started = time.perf_counter()
+                try:
+                    rollout = await self.runner.run(job.sample, rollout_seed(self.seed, job.key))
+                except GenerationError as error:
+                    self._emit(_generation_failure(job, str(error), time.perf_counter() - started))
+                    continue
+            task = asyncio.ensure_future(self._score(job, rollout))
+            self._scoring.add(task)
+            task.add_done_callback(self._scoring.discard)
+
+    async def _score(self, job: Job, rollout: Rollout) -> None:
+        limit = self._score_limits.setdefault(job.env.key, asyncio.Semaphore(job.env.scorer.concurrency))
+        async with limit:
+            started = time.perf_counter()
+            result = await job.env.scorer.score(job.sample, rollout.trajectory.completion)
+            seconds = time.perf_counter() - started
+        timing = {"generate": rollout.seconds, "score": seconds}
+        self._emit(
+            RolloutRecord(
+                job.env.key, job.sample, rollout.trajectory, result, job.rollout, rollout.tokens, timing
+            )
+        )
+
+    def _emit(self, record: RolloutRecord) -> None:
+        self.writer.write(record)
+        if self.on_record is not None:
+            self.on_record(record)
+
+
+def _generation_failure(job: Job, error: str, seconds: float) -> RolloutRecord:
+    result = RewardResult.failure(f"generation failed: {error}", stage="generation")
+    trajectory = Trajectory([], stop_reason="env_error")
+    return RolloutRecord(job.env.key, job.sample, trajectory, result, job.rollout, {}, {"generate": seconds})
