@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup quickstart test lint typecheck pytest docker bench clean
+.PHONY: setup quickstart test lint typecheck pytest docker browser bench clean
 
 setup:
 	@scripts/setup.sh
@@ -21,6 +21,11 @@ docker:
 	  else scripts/docker-setup.sh || echo "docker: setup failed; Docker tests will skip"; fi; \
 	fi
 
+# Chromium for the test of `rewardkit view` in a real browser; required where CI sets REWARDKIT_REQUIRE_BROWSER=1.
+browser:
+	@if [ "$${REWARDKIT_REQUIRE_BROWSER:-0}" = 1 ]; then scripts/browser-setup.sh; \
+	else scripts/browser-setup.sh || echo "browser: setup failed; the browser test will skip"; fi
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -31,7 +36,7 @@ typecheck: setup
 pytest: setup
 	$(BIN)/python -m pytest
 
-test: setup lint typecheck docker pytest
+test: setup lint typecheck docker browser pytest
 
 bench: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done

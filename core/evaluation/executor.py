@@ -7,10 +7,12 @@ is scored (one flushed line), so a killed run loses at most the rollouts in flig
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rewardkit.evaluation import rundir
 from rewardkit.evaluation.envs import EvalEnv
@@ -138,3 +140,15 @@ def _generation_failure(job: Job, error: str, seconds: float) -> RolloutRecord:
     result = RewardResult.failure(f"generation failed: {error}", stage="generation")
     trajectory = Trajectory([], stop_reason="env_error")
     return RolloutRecord(job.env.key, job.sample, trajectory, result, job.rollout, {}, {"generate": seconds})
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run `coroutine` to completion from sync code: here, or, when this thread already runs an event loop
+    (a notebook, an async caller), on a fresh loop in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rewardkit-eval") as pool:
+        pool.submit(asyncio.run, coroutine).result()

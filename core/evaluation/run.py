@@ -9,7 +9,6 @@ the rest (including those whose generation failed).
 
 from __future__ import annotations
 
-import asyncio
 import platform
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from rewardkit.errors import ConfigError
 from rewardkit.evaluation import rundir
 from rewardkit.evaluation.config import EvalConfig, parse_eval_config
 from rewardkit.evaluation.envs import EvalEnv, build_envs, choose_split, close_envs, read_samples
-from rewardkit.evaluation.executor import Executor, Job, OnRecord, plan_jobs
+from rewardkit.evaluation.executor import Executor, Job, OnRecord, plan_jobs, run_coroutine
 from rewardkit.evaluation.metrics import run_metrics
 from rewardkit.evaluation.policy import ChatModel, SingleTurn
 from rewardkit.host import PluginHost
@@ -129,7 +128,7 @@ def _execute(
     try:
         runner = SingleTurn(model, config.system_prompt)
         executor = Executor(runner, writer, config.sampling.seed, _concurrency(config), on_record)
-        asyncio.run(_drive(executor, jobs, model if owned else None))
+        run_coroutine(_drive(executor, jobs, model if owned else None))
         status = "complete"
     except KeyboardInterrupt:
         pass

@@ -52,3 +52,31 @@ def stub_factory() -> Iterator:
     yield make
     for stub in started:
         stub.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_run(toys, stub_factory, tmp_path):
+    """`make_run(replies, rollouts=4, env="toy.answer", **config)` -> a finished run folder."""
+    from rewardkit.evaluation import parse_eval_config
+    from rewardkit.evaluation.run import evaluate
+
+    count = 0
+
+    def make(replies, rollouts: int = 4, env: str = "toy.answer", **config) -> Path:
+        nonlocal count
+        count += 1
+        stub = stub_factory(scripted(replies))
+        run = tmp_path / f"run-{count}"
+        parsed = parse_eval_config(
+            {
+                "model": "stub-model",
+                "environments": [{"name": env, **config.pop("env_options", {})}],
+                "rollouts": rollouts,
+                "endpoint": {"base_url": stub.base_url},
+                **config,
+            }
+        )
+        evaluate(parsed, run)
+        return run
+
+    return make
