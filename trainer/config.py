@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rewardkit.errors import ConfigError, config_error
+from rewardkit.evaluation.config import TrainEvalConfig
 from rewardkit.overrides import apply_overrides
 
 
@@ -151,6 +152,7 @@ class TrainConfig(Strict):
     optim: OptimConfig = OptimConfig()
     logging: LoggingConfig = LoggingConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
+    eval: TrainEvalConfig | None = Field(None, description="evaluation during training (docs/eval.md)")
 
     @property
     def run_dir(self) -> Path:

@@ -26,6 +26,7 @@ from rewardkit.trainer.advantages import group_advantages
 from rewardkit.trainer.config import TrainConfig, dump_config
 from rewardkit.trainer.data import Prompt, PromptSource
 from rewardkit.trainer.envs import build_slots
+from rewardkit.trainer.evaluation import evaluate_during_training
 from rewardkit.trainer.generation import Completions, SamplingSpec, make_backend
 from rewardkit.trainer.generation.stops import stop_token_ids
 from rewardkit.trainer.loss import Normalizer, aggregate, clip_fractions, policy_loss, tis_weights
@@ -136,6 +137,7 @@ class GRPOTrainer:
                     and self.step // cfg.checkpoint.every > last_saved // cfg.checkpoint.every
                 ):
                     self.save()
+                evaluate_during_training(self, tracker, since=last_saved)
             if cfg.checkpoint.save_final:
                 self.save()
         finally:

@@ -136,3 +136,21 @@ def load_eval_config(path: str | Path, overrides: Iterable[str] = ()) -> EvalCon
     if not isinstance(data, Mapping):
         raise ConfigError(f"--config {path}: expected a mapping at the top level, got {type(data).__name__}")
     return parse_eval_config(data, overrides)
+
+
+class TrainEvalConfig(Strict):
+    """The trainer config's `eval` block: evaluation with the same code as `rewardkit eval`, during training.
+
+    Metrics are logged as `eval/<env>/pass@k` (and mean, maj@k, max@k); each evaluation's rollouts are kept
+    in `<run>/eval/step-N/`, a run folder that `rewardkit view` and `rewardkit export` read.
+    """
+
+    every: int = Field(gt=0, description="evaluate after every N optimizer steps, and after the last")
+    environments: list[EvalEnvironment] | None = Field(
+        None, description="default: the training environments, with their config and rubric"
+    )
+    split: str | None = Field(None, description="default: test where an environment has it, else its first")
+    num_prompts: int | None = Field(64, gt=0, description="the first N prompts of each split; null: all")
+    rollouts: int = Field(4, gt=0, description="rollouts per prompt")
+    temperature: float | None = Field(None, ge=0.0, description="default: the training temperature")
+    max_tokens: int | None = Field(None, gt=0, description="default: generation.max_new_tokens")
