@@ -16,6 +16,19 @@ from openai_stub import OpenAIStub  # noqa: E402
 
 from rewardkit.evaluation.executor import rollout_seed  # noqa: E402
 
+TINY = "tiny://qwen2?hidden=64&layers=2"
+
+
+@pytest.fixture
+def tiny_cache(tmp_path_factory, monkeypatch) -> str:
+    """Tiny models are built into a cache of this test session (or RK_TEST_TINY_CACHE)."""
+    cache = os.environ.get("RK_TEST_TINY_CACHE") or str(tmp_path_factory.getbasetemp() / "rk-cache")
+    monkeypatch.setenv("REWARDKIT_CACHE", cache)
+    import torch
+
+    torch.set_num_threads(1)  # fair on a shared 2-core machine
+    return cache
+
 
 @pytest.fixture
 def toys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
