@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,8 @@ def eval_command(
             config, output, resume=resume is not None, on_start=display.start, on_record=display.record
         )
     display.summary(metadata, output)
+    if metadata["status"] == "interrupted":
+        sys.exit(130)  # what a shell expects of a command stopped by Ctrl-C
 
 
 # What may change when a run is resumed: where the model is served and how hard to push it, not what it

@@ -120,7 +120,7 @@ def _execute(
     config = state.config
     owned = chat is None
     model = chat or make_chat(config)
-    started, status = time.perf_counter(), "interrupted"
+    started, status = time.perf_counter(), "failed"
     segment: dict[str, Any] = {"started": _now(), "seconds": None, "rollouts": len(jobs)}
     state.segments.append(segment)
     write_run_metadata(state, "running")
@@ -131,7 +131,7 @@ def _execute(
         run_coroutine(_drive(executor, jobs, model if owned else None))
         status = "complete"
     except KeyboardInterrupt:
-        pass
+        status = "interrupted"
     finally:
         writer.close()
         segment["seconds"] = time.perf_counter() - started

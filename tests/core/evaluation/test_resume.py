@@ -78,3 +78,35 @@ def test_resume_after_kill_9(toys, stub_factory, tmp_path):
     m = final["metrics"]["environments"]["toy.answer"]
     assert m["rollouts"] == 12 and m["error_rate"] == 0.0
     assert m["pass@1"] == pytest.approx((0.75 + 1 + 1) / 3)
+
+
+def test_ctrl_c_keeps_finished_rollouts_and_says_how_to_resume(toys, stub_factory, tmp_path):
+    stub = stub_factory(lambda body: "0", delay=0.2)
+    run = tmp_path / "run"
+    args = _cli("eval", "toy.answer", "-m", "stub", "-b", stub.base_url, "-r", "4", "-c", "2", "-o", str(run))
+    process = subprocess.Popen(args, env=toys, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _lines(run / "rollouts.jsonl") < 3 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert f"rewardkit eval --resume {run}" in out
+    metadata = read_metadata(run)
+    assert metadata["status"] == "interrupted"
+    kept = len(latest_records(run))
+    assert 3 <= kept < 12
+    assert metadata["metrics"]["overall"]["rollouts"] == kept
+
+
+def test_a_refusing_endpoint_stops_the_run_with_one_line(toys, stub_factory, tmp_path):
+    stub = stub_factory(lambda body: 401)
+    args = _cli("eval", "toy.answer", "-m", "stub", "-b", stub.base_url, "-o", str(tmp_path / "run"))
+    done = subprocess.run(args, env=toys, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {stub.base_url}/chat/completions answered HTTP 401: "
+        '{"error": "scripted 401"}; check --model, --base-url and the key'
+    ]
+    assert len(stub.requests) <= 3  # stopped at once, not one failure per rollout
