@@ -6,6 +6,7 @@ loaded twice; each evaluation is a run folder under `<run>/eval/step-N/`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from rewardkit.evaluation.config import EvalConfig, EvalEnvironment, TrainEvalConfig, parse_eval_config
@@ -29,10 +30,18 @@ def evaluate_during_training(trainer: GRPOTrainer, tracker: Tracker, since: int)
 
     config = eval_config(trainer, cfg)
     trainer._sync_weights()  # the engine generates with the weights of this step
+    sampling = config.sampling
+    spec = dataclasses.replace(
+        trainer._sampling_spec(),  # the training stop set and stop strings
+        max_new_tokens=sampling.max_tokens,
+        temperature=sampling.temperature or 1.0,
+        greedy=sampling.temperature == 0,
+    )
     chat = LocalChat(
         trainer.backend,
         trainer.tokenizer,
-        config.sampling,
+        spec,
+        seed=sampling.seed,
         batch_size=config.local.batch_size,
         max_prompt_length=trainer.config.generation.max_prompt_length,
         owns_backend=False,

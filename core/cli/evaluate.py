@@ -58,6 +58,7 @@ def _json_option(value: str | None, name: str) -> Any:
 @click.option("--top-k", type=int)
 @click.option("--max-tokens", type=int, help="Most new tokens per reply (default 512).")
 @click.option("--seed", type=int)
+@click.option("--stop", multiple=True, help="A string that ends a reply (repeatable).")
 @click.option(
     "-S", "--sampling-args", help="More request fields for the endpoint, as JSON: '{\"min_p\": 0.05}'."
 )
@@ -203,6 +204,8 @@ def _overrides(options: dict[str, Any]) -> list[str]:
         for name, field in OPTION_FIELDS.items()
         if options.get(name) is not None
     ]
+    if options.get("stop"):
+        out.append(f"sampling.stop={json.dumps(list(options['stop']))}")
     for name, field in (
         ("sampling_args", "sampling.extra"),
         ("chat_template_kwargs", "chat_template_kwargs"),

@@ -47,6 +47,9 @@ class SamplingConfig(Strict):
     top_k: int = Field(0, ge=0, description="0 disables top-k (not sent to an endpoint)")
     max_tokens: int = Field(512, gt=0, description="most new tokens per reply")
     seed: int = 0
+    stop: list[str] = Field(
+        [], description="strings that end a reply (an endpoint drops the string, local backends keep it)"
+    )
     extra: dict[str, Any] = Field(
         {}, description="more request fields for an OpenAI-compatible endpoint, e.g. {min_p: 0.05}"
     )

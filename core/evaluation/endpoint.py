@@ -67,6 +67,8 @@ class EndpointChat:
         }
         if sampling.top_k:
             body["top_k"] = sampling.top_k
+        if sampling.stop:
+            body["stop"] = list(sampling.stop)
         if self.template_kwargs:
             body["chat_template_kwargs"] = self.template_kwargs
         body.update(sampling.extra)

@@ -9,6 +9,7 @@ the trainer's own backend serves evaluation during training as well.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from rewardkit.evaluation.config import EvalConfig, SamplingConfig
@@ -21,24 +22,17 @@ class LocalChat:
         self,
         backend: Any,  # a rewardkit.trainer.generation.GenerationBackend
         tokenizer: Any,
-        sampling: SamplingConfig,
+        spec: Any,  # a rewardkit.trainer.generation.SamplingSpec, its stop set included
+        seed: int = 0,
         batch_size: int = 64,
         max_prompt_length: int = 2048,
         chat_template_kwargs: dict[str, Any] | None = None,
         owns_backend: bool = True,
     ) -> None:
-        from rewardkit.trainer.generation import SamplingSpec
-
         self.backend = backend
         self.tokenizer = tokenizer
-        self.spec = SamplingSpec(
-            max_new_tokens=sampling.max_tokens,
-            temperature=sampling.temperature or 1.0,
-            top_p=sampling.top_p,
-            top_k=sampling.top_k,
-            greedy=sampling.temperature == 0,
-        )
-        self.seed = sampling.seed
+        self.spec = spec
+        self.seed = seed
         self.batch_size = batch_size
         self.max_prompt_length = max_prompt_length
         self.template_kwargs = dict(chat_template_kwargs or {})
@@ -116,10 +110,26 @@ async def _settle(size: Any, rounds: int = 64) -> None:
             return
 
 
+def sampling_spec(sampling: SamplingConfig, stop_token_ids: Sequence[int]) -> Any:
+    """The trainer backends' SamplingSpec for the eval's sampling settings (temperature 0: greedy)."""
+    from rewardkit.trainer.generation import SamplingSpec
+
+    return SamplingSpec(
+        max_new_tokens=sampling.max_tokens,
+        temperature=sampling.temperature or 1.0,
+        top_p=sampling.top_p,
+        top_k=sampling.top_k,
+        greedy=sampling.temperature == 0,
+        stop_token_ids=tuple(stop_token_ids),
+        stop_strings=tuple(sampling.stop),
+    )
+
+
 def load_local_chat(config: EvalConfig) -> LocalChat:
     """Load `config.model` (a local directory, a cached hub id, or tiny://) with the trainer's loaders."""
     from rewardkit.trainer.config import parse_config
     from rewardkit.trainer.generation import make_backend
+    from rewardkit.trainer.generation.stops import stop_token_ids
     from rewardkit.trainer.models import load_models, load_tokenizer, resolve_model_path
 
     backend = config.resolved_backend
@@ -135,6 +145,7 @@ def load_local_chat(config: EvalConfig) -> LocalChat:
             "generation": {
                 "backend": backend,
                 "max_new_tokens": config.sampling.max_tokens,
+                "stop_strings": list(config.sampling.stop),
                 "vllm": {"max_model_len": local.vllm_max_model_len},
             },
             "seed": config.sampling.seed,
@@ -143,15 +154,27 @@ def load_local_chat(config: EvalConfig) -> LocalChat:
     if backend == "vllm":
         path = resolve_model_path(train_config.model)
         model, tokenizer = None, load_tokenizer(path, train_config.model)
+        generation_config = _generation_config(path)
     else:
         models = load_models(train_config.model, beta=0.0)
         model, tokenizer, path = models.policy.eval(), models.tokenizer, models.source_dir
+        generation_config = getattr(model, "generation_config", None)
     engine = make_backend(train_config, model, tokenizer, path)
     return LocalChat(
         engine,
         tokenizer,
-        config.sampling,
+        sampling_spec(config.sampling, stop_token_ids(tokenizer, generation_config)),
+        seed=config.sampling.seed,
         batch_size=local.batch_size,
         max_prompt_length=local.max_prompt_length,
         chat_template_kwargs=config.chat_template_kwargs,
     )
+
+
+def _generation_config(path: str) -> Any:
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(path)
+    except OSError:  # the model ships none: the tokenizer's eos is the stop set
+        return None

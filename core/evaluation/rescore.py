@@ -20,7 +20,7 @@ from rewardkit.evaluation.config import EvalConfig, parse_eval_config, run_keys
 from rewardkit.evaluation.envs import EvalEnv, build_envs, close_envs
 from rewardkit.evaluation.executor import Executor, Job, OnRecord, run_coroutine
 from rewardkit.evaluation.metrics import RANGE_SLACK, is_binary
-from rewardkit.evaluation.run import RunState, write_run_metadata
+from rewardkit.evaluation.run import RunState, now, write_run_metadata
 from rewardkit.host import PluginHost
 from rewardkit.overrides import apply_overrides
 from rewardkit.records import RecordWriter, RolloutRecord
@@ -83,7 +83,7 @@ def rescore(
             {key: env.get("split") for key, env in previous.get("environments", {}).items()},
             {},
             [],
-            previous.get("created", ""),
+            now(),
             {"kind": "rescore", "source": str(source), "overrides": list(overrides)},
         )
         return _run(state, records, on_record)
@@ -123,7 +123,9 @@ def _run(
     with RecordWriter(rundir.rollouts_path(state.output)) as writer:
         executor = Executor(None, writer, state.config.sampling.seed, 64, on_record)
         run_coroutine(executor.run(jobs))
-    state.segments.append({"started": "", "seconds": time.perf_counter() - started, "rollouts": len(jobs)})
+    state.segments.append(
+        {"started": state.created, "seconds": time.perf_counter() - started, "rollouts": len(jobs)}
+    )
     new = rundir.latest_records(state.output)
     state.extra["changes"] = changes(records, new, state)
     return write_run_metadata(state, "complete")

@@ -96,7 +96,7 @@ def _prepare(
         splits[env.key] = split
         samples[env.key] = read_samples(env.env, split, config.env_prompts(env.spec), f"environments.{index}")
     segments = _closed_segments((previous or {}).get("timing", {}).get("segments", []), output)
-    created = (previous or {}).get("created") or _now()
+    created = (previous or {}).get("created") or now()
     return RunState(config, output, envs, splits, samples, segments, created)
 
 
@@ -121,7 +121,7 @@ def _execute(
     owned = chat is None
     model = chat or make_chat(config)
     started, status = time.perf_counter(), "failed"
-    segment: dict[str, Any] = {"started": _now(), "seconds": None, "rollouts": len(jobs)}
+    segment: dict[str, Any] = {"started": now(), "seconds": None, "rollouts": len(jobs)}
     state.segments.append(segment)
     write_run_metadata(state, "running")
     writer = RecordWriter(rundir.rollouts_path(state.output))
@@ -176,7 +176,7 @@ def write_run_metadata(state: RunState, status: str) -> dict[str, Any]:
         **state.extra,
         "status": status,
         "created": state.created,
-        "updated": _now(),
+        "updated": now(),
         "rewardkit_version": __version__,
         "record_version": RECORD_VERSION,
         "python": platform.python_version(),
@@ -199,5 +199,5 @@ def resume_config(output: str | Path) -> EvalConfig:
     return parse_eval_config(metadata["config"])
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
