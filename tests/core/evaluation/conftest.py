@@ -12,11 +12,8 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # eval_toys and openai_stub, also for subprocesses through PYTHONPATH
 
+from eval_helpers import scripted  # noqa: E402
 from openai_stub import OpenAIStub  # noqa: E402
-
-from rewardkit.evaluation.executor import rollout_seed  # noqa: E402
-
-TINY = "tiny://qwen2?hidden=64&layers=2"
 
 
 @pytest.fixture
@@ -45,12 +42,6 @@ def toys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     reset_host(None)
     path = os.pathsep.join([str(site), str(HERE), os.environ.get("PYTHONPATH", "")])
     return {**os.environ, "PYTHONPATH": path, "REWARDKIT_PLUGINS": "evaltoys"}
-
-
-def scripted(replies: dict[tuple[str, str, int], str | tuple[str, str]], seed: int = 0):
-    """A stub script answering rollout (env, sample id, index) with replies[...], found by its seed."""
-    by_seed = {rollout_seed(seed, key): reply for key, reply in replies.items()}
-    return lambda body: by_seed[body["seed"]]
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TINY
+from eval_helpers import TINY
 
 from rewardkit.cli.main import main
 from rewardkit.evaluation.rundir import latest_records, read_metadata

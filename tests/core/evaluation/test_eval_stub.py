@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import scripted
+from eval_helpers import scripted
 
 from rewardkit.cli.main import main
 from rewardkit.evaluation import parse_eval_config

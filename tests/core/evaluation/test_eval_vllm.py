@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import TINY
+from eval_helpers import TINY
 
 from rewardkit.cli.main import main
 from rewardkit.evaluation.rundir import latest_records, read_metadata

@@ -107,7 +107,7 @@ def test_report_in_headless_chromium(make_run, page, capsys):
 
 
 def test_report_of_several_environments_and_a_continuous_reward(toys, stub_factory, tmp_path, page, capsys):
-    from conftest import scripted
+    from eval_helpers import scripted
 
     from rewardkit.evaluation import parse_eval_config
     from rewardkit.evaluation.run import evaluate

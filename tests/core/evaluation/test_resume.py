@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import scripted
+from eval_helpers import scripted
 
 from rewardkit.evaluation.executor import rollout_seed
 from rewardkit.evaluation.rundir import latest_records, read_metadata
