@@ -81,6 +81,8 @@ class Executor:
         self._score_limits: dict[str, asyncio.Semaphore] = {}
 
     async def run(self, jobs: Sequence[Job]) -> None:
+        if not jobs:
+            return
         pending = iter(jobs)
         workers = [
             asyncio.ensure_future(self._work(pending)) for _ in range(min(self.concurrency, len(jobs)))

@@ -118,6 +118,8 @@ def _execute(
     state: RunState, jobs: list[Job], chat: ChatModel | None, on_record: OnRecord | None
 ) -> dict[str, Any]:
     config = state.config
+    if not jobs:  # a resumed run that was already complete: nothing to load or ask
+        return write_run_metadata(state, "complete")
     owned = chat is None
     model = chat or make_chat(config)
     started, status = time.perf_counter(), "failed"

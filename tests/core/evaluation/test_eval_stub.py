@@ -161,3 +161,12 @@ def test_cli_end_to_end(toys, stub_factory, tmp_path, capsys):
         main(main_args)  # the folder holds a run: a clear error, not an overwrite
     assert exit_info.value.code == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_resuming_a_complete_run_asks_nothing(toys, stub_factory, tmp_path):
+    stub = stub_factory(scripted(REPLIES))
+    first = evaluate(_config(stub.base_url), tmp_path / "run")
+    again = evaluate(_config(stub.base_url), tmp_path / "run", resume=True)
+    assert len(stub.requests) == 12
+    assert again["status"] == "complete"
+    assert again["metrics"] == first["metrics"]
