@@ -72,3 +72,18 @@ def test_ks_are_powers_of_two_and_n():
     assert ks_up_to(10) == [1, 2, 4, 8, 10]
     assert ks_up_to(0) == []
     assert all(math.log2(k).is_integer() for k in ks_up_to(64))
+
+
+def test_math_reports_its_parsed_answer():
+    """The bundled math environments expose the answer they extracted, for maj@k."""
+    import rewardkit as rk
+    from rewardkit.evaluation.metrics import parsed_answer
+
+    env = rk.load_environment("math.procedural", seed=0, kinds=["arithmetic"])
+    sample = next(iter(env.dataset("test")))
+    with rk.Scorer(env) as scorer:
+        right = scorer.score_sync(sample, f"<think>easy</think><answer>{sample.answer}</answer>")
+        empty = scorer.score_sync(sample, "no idea")
+    assert right.score == 1.0
+    assert parsed_answer(right.info) == (True, str(sample.answer))
+    assert parsed_answer(empty.info) == (True, None)
