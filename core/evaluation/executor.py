@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewardkit.evaluation import rundir
+from rewardkit.evaluation.batching import MicroBatcher
 from rewardkit.evaluation.envs import EvalEnv
 from rewardkit.evaluation.policy import GenerationError, Rollout, RolloutRunner
 from rewardkit.records import RecordWriter, RolloutRecord
@@ -78,7 +79,7 @@ class Executor:
         self.concurrency = max(1, concurrency)
         self.on_record = on_record
         self._scoring: set[asyncio.Task[None]] = set()
-        self._score_limits: dict[str, asyncio.Semaphore] = {}
+        self._scorers: dict[str, MicroBatcher[tuple[Sample, str], tuple[RewardResult, float]]] = {}
 
     async def run(self, jobs: Sequence[Job]) -> None:
         if not jobs:
@@ -120,17 +121,27 @@ class Executor:
             task.add_done_callback(self._scoring.discard)
 
     async def _score(self, job: Job, rollout: Rollout) -> None:
-        limit = self._score_limits.setdefault(job.env.key, asyncio.Semaphore(job.env.scorer.concurrency))
-        async with limit:
-            started = time.perf_counter()
-            result = await job.env.scorer.score(job.sample, rollout.trajectory.completion)
-            seconds = time.perf_counter() - started
+        result, seconds = await self._batcher(job.env).submit((job.sample, rollout.trajectory.completion))
         timing = {"generate": rollout.seconds, "score": seconds}
         self._emit(
             RolloutRecord(
                 job.env.key, job.sample, rollout.trajectory, result, job.rollout, rollout.tokens, timing
             )
         )
+
+    def _batcher(self, env: EvalEnv) -> MicroBatcher[tuple[Sample, str], tuple[RewardResult, float]]:
+        """An environment's rollouts are scored in batches as they arrive; each result comes with its share
+        of its batch's seconds (the scoring cost of one rollout)."""
+        if env.key not in self._scorers:
+
+            async def score(items: list[tuple[Sample, str]]) -> list[tuple[RewardResult, float]]:
+                started = time.perf_counter()
+                results = await env.scorer.score_batch([s for s, _ in items], [c for _, c in items])
+                share = (time.perf_counter() - started) / len(items)
+                return [(result, share) for result in results]
+
+            self._scorers[env.key] = MicroBatcher(score, max_batch=4 * env.scorer.concurrency, max_active=4)
+        return self._scorers[env.key]
 
     def _emit(self, record: RolloutRecord) -> None:
         self.writer.write(record)

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from rewardkit.evaluation.batching import MicroBatcher
 from rewardkit.evaluation.config import EvalConfig, SamplingConfig
 from rewardkit.evaluation.policy import GenerationError, Reply
 from rewardkit.types import Message
@@ -37,9 +38,7 @@ class LocalChat:
         self.max_prompt_length = max_prompt_length
         self.template_kwargs = dict(chat_template_kwargs or {})
         self.owns_backend = owns_backend
-        self._queue: list[tuple[list[int], asyncio.Future[tuple[list[int], bool]]]] = []
-        self._wake: asyncio.Event | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._batcher = MicroBatcher(self._generate, batch_size)
         self._batches = 0
 
     def encode(self, messages: list[Message]) -> list[int]:
@@ -55,59 +54,24 @@ class LocalChat:
     async def chat(self, messages: list[Message], seed: int) -> Reply:
         # `seed` is not per request here: a batch is drawn with one seed (the run's seed and batch number).
         ids = self.encode(messages)
-        future: asyncio.Future[tuple[list[int], bool]] = asyncio.get_running_loop().create_future()
-        self._queue.append((ids, future))
-        self._ensure_worker().set()
-        tokens, truncated = await future
+        tokens, truncated = await self._batcher.submit(ids)
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
         return Reply(text, "length" if truncated else "stop", len(ids), len(tokens))
 
-    def _ensure_worker(self) -> asyncio.Event:
-        if self._wake is None or self._worker is None or self._worker.done():
-            self._wake = asyncio.Event()
-            self._worker = asyncio.get_running_loop().create_task(self._serve(self._wake))
-        return self._wake
-
-    async def _serve(self, wake: asyncio.Event) -> None:
-        while True:
-            await wake.wait()
-            wake.clear()
-            await _settle(lambda: len(self._queue))
-            while self._queue:
-                batch, self._queue = self._queue[: self.batch_size], self._queue[self.batch_size :]
-                await self._generate(batch)
-
-    async def _generate(self, batch: list[tuple[list[int], asyncio.Future[tuple[list[int], bool]]]]) -> None:
+    async def _generate(self, prompts: list[list[int]]) -> list[tuple[list[int], bool]]:
+        """One batch, in a worker thread so that the event loop goes on scoring."""
         seed = (self.seed * 1_000_003 + self._batches) % 2**31
         self._batches += 1
         try:
-            out = await asyncio.to_thread(
-                self.backend.generate, [ids for ids, _ in batch], 1, self.spec, seed
-            )
-        except Exception as error:  # the backend failed on this batch; its rollouts are errored, not lost
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(GenerationError(f"{type(error).__name__}: {error}"))
-            return
-        for (_, future), tokens, truncated in zip(batch, out.token_ids, out.truncated, strict=True):
-            if not future.done():
-                future.set_result((list(tokens), bool(truncated)))
+            out = await asyncio.to_thread(self.backend.generate, prompts, 1, self.spec, seed)
+        except Exception as error:  # this batch's rollouts are errored (and redone on resume), not lost
+            raise GenerationError(f"{type(error).__name__}: {error}") from error
+        return [(list(tokens), bool(cut)) for tokens, cut in zip(out.token_ids, out.truncated, strict=True)]
 
     async def aclose(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            self._worker = None
+        self._batcher.cancel()
         if self.owns_backend:
             self.backend.close()
-
-
-async def _settle(size: Any, rounds: int = 64) -> None:
-    """Yield to the loop until the queue stops growing, so callers that are about to ask join this batch."""
-    for _ in range(rounds):
-        before = size()
-        await asyncio.sleep(0)
-        if size() == before:
-            return
 
 
 def sampling_spec(sampling: SamplingConfig, stop_token_ids: Sequence[int]) -> Any:

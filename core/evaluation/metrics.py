@@ -209,7 +209,7 @@ def _tokens(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             "completion": completion,
             "completion_mean": completion / count if count else None,
         },
-        # Per rollout: seconds waiting for the model, and seconds its scoring took (overlapped with others).
+        # Per rollout: seconds waiting for the model, and its share of its scoring batch's seconds.
         "seconds": {
             "generate_mean": sum(o.generate_seconds for o in outcomes) / count if count else None,
             "score_mean": sum(o.score_seconds for o in outcomes) / count if count else None,
