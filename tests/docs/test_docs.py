@@ -5,7 +5,8 @@
   `--check`, `make T` as `make -n T`, `python benchmarks/X.py` as `--help` (every documented option must be
   listed), `accelerate launch ... -m rewardkit.trainer.cli` as `train --check` of its config.
 - python: each block runs as a script of its own.
-- yaml: a run config (`model` + `environments`) is checked like `train --check`; a `rubric` is built.
+- yaml: a run config (`model` + `environments`) is checked like `train --check`; a `rubric` is built; an
+  eval config (a block opening with `# rewardkit eval`) is validated with its environments and rewards.
 - toml / json: parsed.
 
 A block that must not run in CI (a GPU-only or hour-long command) is marked on the line before its fence:
@@ -219,11 +220,29 @@ def run_python(block: Block, workdir: Path) -> None:
     assert done.returncode == 0, f"{block.where}: the snippet failed:\n{done.stderr[-3000:]}"
 
 
+def check_eval_config(data: dict) -> None:
+    """Valid config; installed environments; registered rubric rewards."""
+    from rewardkit.evaluation import parse_eval_config
+    from rewardkit.host import get_host
+    from rewardkit.loading import make_rubric
+
+    for env in parse_eval_config(data).environments:
+        get_host().environment(env.name)
+        if env.rubric:
+            make_rubric(env.rubric)
+
+
 def check_yaml(block: Block, workdir: Path) -> None:
     from rewardkit.loading import make_rubric
 
     data = yaml.safe_load(block.text)
-    if isinstance(data, dict) and "model" in data and "environments" in data:
+    if block.text.lstrip().startswith("# rewardkit eval"):  # an eval config (docs/eval.md)
+        check_eval_config(data)
+    elif isinstance(data, dict) and set(data) == {"eval"}:  # a training config's eval block
+        from rewardkit.evaluation.config import TrainEvalConfig
+
+        TrainEvalConfig.model_validate(data["eval"])
+    elif isinstance(data, dict) and "model" in data and "environments" in data:
         from rewardkit.trainer.config import parse_config
         from rewardkit.trainer.envs import check_environments
 
