@@ -4,6 +4,7 @@ Importing this package is light: no torch, transformers, sympy, docker or vllm.
 """
 
 from rewardkit.environment import EnvConfig, Environment, EnvMetadata
+from rewardkit.episodes import EpisodeEnvironment, Reply, Step, Tool, tool
 from rewardkit.errors import ConfigError, PluginError, RewardkitError, UnknownNameError
 from rewardkit.hookspecs import PLUGIN_API_VERSION, hookimpl
 from rewardkit.loading import get_plugins, list_environments, load_environment, make_rubric
@@ -31,9 +32,11 @@ __all__ = [
     "EnvConfig",
     "EnvMetadata",
     "Environment",
+    "EpisodeEnvironment",
     "Message",
     "PluginError",
     "RecordWriter",
+    "Reply",
     "RewardResult",
     "RewardkitError",
     "RolloutRecord",
@@ -42,7 +45,9 @@ __all__ = [
     "Sample",
     "SampleFormat",
     "Scorer",
+    "Step",
     "StopReason",
+    "Tool",
     "ToolCall",
     "Trajectory",
     "UnknownNameError",
@@ -55,5 +60,6 @@ __all__ = [
     "make_rubric",
     "read_records",
     "system",
+    "tool",
     "user",
 ]

@@ -34,6 +34,16 @@ def register_rewards(register: Any) -> None:
 
 
 @hookspec
+def register_tools(register: Any) -> None:
+    """Call `register("plugin.tool", fn, timeout=30.0)` for tools any episode environment may name.
+
+    `fn` is a typed function (sync or async) whose docstring describes it and its arguments; a parameter
+    named `state` receives the episode's state and is hidden from the model. The model sees the tool under
+    its registered name.
+    """
+
+
+@hookspec
 def register_sandboxes(register: Any) -> None:
     """Call `register("name", SandboxClass)` for each code-execution backend the plugin provides."""
 

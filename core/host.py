@@ -42,6 +42,7 @@ class PluginInfo:
     environments: list[str] = field(default_factory=list)
     rewards: list[str] = field(default_factory=list)
     sandboxes: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     disabled: bool = False
@@ -50,7 +51,7 @@ class PluginInfo:
     def status(self) -> str:
         if self.disabled:
             return "disabled"
-        registered = self.environments or self.rewards or self.sandboxes or self.commands
+        registered = self.environments or self.rewards or self.sandboxes or self.tools or self.commands
         if self.errors:
             return "partial" if registered else "error"
         return "ok"
@@ -70,6 +71,7 @@ class PluginInfo:
             "environments": self.environments,
             "rewards": self.rewards,
             "sandboxes": self.sandboxes,
+            "tools": self.tools,
             "commands": self.commands,
             "errors": self.errors,
         }
@@ -98,6 +100,12 @@ class SandboxEntry:
     plugin: str
 
 
+@dataclass(frozen=True)
+class ToolEntry:
+    tool: Any  # rewardkit.episodes.Tool (not imported here: the host stays free of the episodes package)
+    plugin: str
+
+
 class PluginHost:
     """Registry of environments, rewards, sandboxes and commands contributed by plugins."""
 
@@ -108,6 +116,7 @@ class PluginHost:
         self._environments: dict[str, EnvEntry] = {}
         self._rewards: dict[str, RewardSpec] = {}
         self._sandboxes: dict[str, SandboxEntry] = {}
+        self._tools: dict[str, Any] = {}  # name -> rewardkit.episodes.Tool
         self._pending: list[md.EntryPoint] = []  # found, not loaded yet; in load order
         self._allowed: set[str] | None = None
         # Reentrant: a plugin's import or hook may itself look something up.
@@ -129,6 +138,10 @@ class PluginHost:
     @property
     def sandboxes(self) -> dict[str, SandboxEntry]:
         return self._loaded(self._sandboxes)
+
+    @property
+    def tools(self) -> dict[str, Any]:
+        return self._loaded(self._tools)
 
     def _loaded(self, registry: dict[str, Any]) -> dict[str, Any]:
         with self._loading:
@@ -205,6 +218,7 @@ class PluginHost:
         self._call(info, plugin, "register_environments", register=self._env_registrar(info))
         self._call(info, plugin, "register_rewards", register=self._reward_registrar(info))
         self._call(info, plugin, "register_sandboxes", register=self._sandbox_registrar(info))
+        self._call(info, plugin, "register_tools", register=self._tool_registrar(info))
 
     def _call(self, info: PluginInfo, plugin: object, hook_name: str, **kwargs: Any) -> None:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
@@ -274,6 +288,22 @@ class PluginHost:
 
         return register
 
+    def _tool_registrar(self, info: PluginInfo) -> Callable[..., None]:
+        def register(name: str, fn: Callable[..., Any], timeout: float | None = None) -> None:
+            from rewardkit.episodes.tools import make_tool
+
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"tool names must be non-empty strings, got {name!r}")
+            built = make_tool(fn, name=name, timeout=timeout)  # schema problems fail the registration
+            if name in self._tools:
+                owner = self._plugins[self._tools[name].plugin].origin
+                info.errors.append(f"tool {name!r} is already registered by {owner}; rename it")
+                return
+            self._tools[name] = ToolEntry(built, info.name)
+            info.tools.append(name)
+
+        return register
+
     def add_commands(self, cli: Any) -> None:
         """Let each plugin add subcommands to the click group; record which ones each added."""
         for info in list(self.plugins.values()):
@@ -293,6 +323,10 @@ class PluginHost:
 
     def sandbox(self, name: str) -> SandboxEntry:
         return self._lookup("sandbox", self._sandboxes, name)
+
+    def tool(self, name: str) -> Any:
+        """The registered rewardkit.episodes.Tool named `name`."""
+        return self._lookup("tool", self._tools, name).tool
 
     def _lookup(self, kind: str, registry: dict[str, Any], name: str) -> Any:
         with self._loading:

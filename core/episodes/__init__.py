@@ -1,0 +1,34 @@
+"""Episodes: multi-turn and tool-using environments (the contract, tools, the host's rules, runners).
+
+Importing this package is light (pydantic only); transformers is imported only to parse reply text.
+"""
+
+from rewardkit.episodes.contract import EpisodeEnvironment, Policy, Reply, Step, is_episodic
+from rewardkit.episodes.parsing import FORMATS, ParsedReply, ReplyParser
+from rewardkit.episodes.runner import run_episode, run_episodes, scripted
+from rewardkit.episodes.session import EpisodeResult, EpisodeSession, EpisodeStats, Turn, resolve_tools
+from rewardkit.episodes.tools import Tool, ToolCallError, ToolInfrastructureError, make_tool, tool
+
+__all__ = [
+    "FORMATS",
+    "EpisodeEnvironment",
+    "EpisodeResult",
+    "EpisodeSession",
+    "EpisodeStats",
+    "ParsedReply",
+    "Policy",
+    "Reply",
+    "ReplyParser",
+    "Step",
+    "Tool",
+    "ToolCallError",
+    "ToolInfrastructureError",
+    "Turn",
+    "is_episodic",
+    "make_tool",
+    "resolve_tools",
+    "run_episode",
+    "run_episodes",
+    "scripted",
+    "tool",
+]
