@@ -7,8 +7,9 @@ The trainer drives sessions with token ids instead (rewardkit.trainer.episodes);
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from rewardkit.environment import Environment
@@ -31,14 +32,28 @@ async def run_episode(
 ) -> EpisodeResult:
     """Play one episode of `env` on `sample` with `policy`; never raises for environment failures."""
     session = EpisodeSession(env, sample, resolve_tools(env, sample, host), rubric, max_turns=max_turns)
-    conversation = await session.begin()
-    while not session.done:
-        output = policy(conversation + session.messages, session.tool_schemas)
-        if inspect.isawaitable(output):
-            output = await output
-        message, malformed, truncated = _as_message(output, parser)
-        await session.respond(message, truncated=truncated, malformed=malformed)
+    try:
+        conversation = await session.begin()
+        while not session.done:
+            output = policy(conversation + session.messages, session.tool_schemas)
+            if inspect.isawaitable(output):
+                output = await output
+            message, malformed, truncated = _as_message(output, parser)
+            await session.respond(message, truncated=truncated, malformed=malformed)
+    except BaseException:
+        await session.abort()  # the policy failed (or we were cancelled): the episode is still closed
+        raise
     return await session.finish()
+
+
+@contextlib.asynccontextmanager
+async def prepared(env: Environment) -> AsyncIterator[Environment]:
+    """`env` with its `setup` done and `teardown` guaranteed, for a batch of episodes."""
+    await env.setup()
+    try:
+        yield env
+    finally:
+        await env.teardown()
 
 
 async def run_episodes(

@@ -231,6 +231,10 @@ class EpisodeSession:
             await self._close()
         return EpisodeResult(trajectory, result, self.stats)
 
+    async def abort(self) -> None:
+        """Close the episode without scoring it (the driver failed or was cancelled)."""
+        await asyncio.shield(self._close())
+
     def trajectory(self) -> Trajectory:
         record = self._record
         rewards = tuple(record.turn_rewards) if any(r is not None for r in record.turn_rewards) else ()

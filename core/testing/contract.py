@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rewardkit.environment import Environment
+from rewardkit.episodes import EpisodeEnvironment
 from rewardkit.host import PluginHost, get_host
 from rewardkit.loading import load_environment
 from rewardkit.outcome import RANGE_SLACK
@@ -17,7 +18,7 @@ from rewardkit.rubric import Rubric
 from rewardkit.scoring import Scorer
 from rewardkit.types import RewardResult, Sample, user
 
-GoldFn = Callable[[Sample], str | None]
+GoldFn = Callable[[Sample], Any]  # a completion (str | None); for episode environments a Policy | None
 ONE_MEGABYTE = 1 << 20
 IDS_CHECKED = 1000
 
@@ -86,14 +87,19 @@ def check_environment(
     """Run the contract on `env` (an instance or an installed name).
 
     `gold(sample)` returns a completion that must earn the top of the reward range; by default the
-    environment's own `reference_completion`.
+    environment's own `reference_completion`. For an EpisodeEnvironment it returns a policy (see
+    `rewardkit.episodes.scripted`); by default the environment's `reference_policy`.
     """
     env = load_environment(env) if isinstance(env, str) else env
     report = ContractReport(env.name)
     metadata = env.metadata()
     split = split or metadata.splits[0]
     samples = _check_dataset(report, env, split, n_samples)
-    if samples:
+    if samples and isinstance(env, EpisodeEnvironment):
+        from rewardkit.testing.episodes import check_episodes
+
+        check_episodes(report, env, samples, gold or env.reference_policy)
+    elif samples:
         with Scorer(env, timeout=timeout) as scorer:
             _check_gold(report, scorer, samples, gold or env.reference_completion)
             _check_adversarial(report, scorer, samples[0])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import rewardkit as rk
+import rewardkit.testing
 from rewardkit.episodes import (
     EpisodeEnvironment,
     ReplyParser,
@@ -338,3 +339,32 @@ def test_hermes_replies_parse_with_text_and_several_calls() -> None:
     broken = parser.parse('<tool_call>{"name": "add"')
     assert broken.error is not None
     assert broken.message["content"] == '<tool_call>{"name": "add"'
+
+
+def test_the_contract_kit_passes_a_good_episode_environment() -> None:
+    report = rk.testing.check_environment(Calculator(), n_samples=2)
+    assert report.passed
+    assert any("concurrent episodes" in r.name for r in report.results)
+
+
+def test_the_contract_kit_catches_state_shared_between_episodes() -> None:
+    class Leaky(Calculator):
+        shared: list[str] = []
+
+        async def step(self, state: Any, reply: Message, tool_results: list[Message]) -> Step:
+            await asyncio.sleep(0.01)
+            type(self).shared.append(reply["content"])  # every episode sees every other's replies
+            return Step(tool_results or [user(str(len(type(self).shared)))], done=len(type(self).shared) > 50)
+
+    report = rk.testing.check_environment(Leaky(), n_samples=2, raise_on_failure=False)
+    failed = {r.name for r in report.failures}
+    assert any("concurrent episodes" in name for name in failed), report.summary()
+
+
+def test_the_contract_kit_needs_a_gold_policy() -> None:
+    class NoGold(Calculator):
+        def reference_policy(self, sample: Sample) -> None:
+            return None
+
+    report = rk.testing.check_environment(NoGold(), n_samples=2, raise_on_failure=False)
+    assert [r.name for r in report.failures] == ["gold policy earns the top of the range"]
