@@ -119,7 +119,9 @@ def _observation(game: Any) -> str:
     _, observation = game.get_observation()
     if isinstance(observation, str):
         return observation.strip()
-    return "\n".join(str(part[1]).strip() for part in observation if str(part[1]).strip())
+    # Raw observations are (from_id, text, kind) since the last call; the player's own action is echoed back.
+    texts = (str(part[1]).strip() for part in observation if str(part[2].name) != "PLAYER_ACTION")
+    return "\n".join(text for text in texts if text)
 
 
 def _seed_of(base: int, split: str, index: int) -> int:

@@ -142,9 +142,6 @@ def test_textarena_gold_player_wins(guess: EpisodeEnvironment) -> None:
         outcome = play(guess, sample, guess.reference_policy(sample))
         assert outcome.result.score == 1.0, outcome.trajectory.messages
         assert outcome.trajectory.stop_reason == "done"
-        assert any(
-            "higher" in m["content"] or "lower" in m["content"] for m in outcome.trajectory.messages
-        ) or (outcome.trajectory.turns == 1)
 
 
 def test_textarena_failure_outcomes(guess: EpisodeEnvironment) -> None:
@@ -152,8 +149,11 @@ def test_textarena_failure_outcomes(guess: EpisodeEnvironment) -> None:
     no_format = play(guess, sample, ["I think it is seven"])  # an invalid move ends the game
     assert no_format.trajectory.stop_reason == "done"
     assert no_format.result.score is not None and no_format.result.score < 1.0
-    same = play(guess, sample, ["[1]", "[2]", "[3]", "[4]", "[5]", "[6]", "[7]", "[8]", "[9]", "[10]"])
-    assert (same.result.score is not None and same.result.score < 1.0) or "[" in same.trajectory.completion
+    out_of_range = play(guess, sample, ["[99]"])  # one warning, then the second invalid move ends it
+    assert out_of_range.trajectory.turns == 2
+    assert out_of_range.trajectory.messages[1]["content"].startswith("You attempted an invalid move")
+    assert out_of_range.result.score is not None and out_of_range.result.score < 1.0
+    assert "outside the range" in out_of_range.trajectory.info["reason"]
 
 
 def test_textarena_games_are_seeded_and_leave_global_random_alone(guess: EpisodeEnvironment) -> None:
