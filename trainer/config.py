@@ -81,6 +81,34 @@ class GenerationConfig(Strict):
     vllm: VllmConfig = VllmConfig()
 
 
+class EpisodesConfig(Strict):
+    """Multi-turn environments (rewardkit.EpisodeEnvironment); single-turn runs ignore this section."""
+
+    max_tokens: int = Field(
+        1024, gt=0, description="per episode: sampled plus environment tokens after the prompt (stop: budget)"
+    )
+    max_turns: int | None = Field(None, ge=1, description="caps every environment's own max_turns")
+    tool_format: str | dict[str, Any] = Field(
+        "auto",
+        description="how replies' tool calls are parsed: auto (the tokenizer's response_template, else "
+        "hermes when the chat template renders <tool_call>), hermes, plain, or a transformers "
+        "response_template dict",
+    )
+    overlap: bool = Field(
+        True,
+        description="generate for episodes whose environment answered while others' tools still run; "
+        "off: turns advance in lockstep (reproducible batches, no overlap)",
+    )
+    credit: Literal["outcome", "turn"] = Field(
+        "outcome",
+        description="outcome: the episode's advantage on every turn; turn: per-turn return-to-go "
+        "with per-turn rewards (one sample per turn; biased, see docs/episodes.md)",
+    )
+    chat_template_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="extra chat-template variables (e.g. enable_thinking)"
+    )
+
+
 class GRPOConfig(Strict):
     prompts_per_step: int = Field(8, gt=0, description="prompts per rollout batch (all processes together)")
     num_generations: int = Field(8, ge=2, description="G completions per prompt")
@@ -148,6 +176,7 @@ class TrainConfig(Strict):
     model: ModelConfig
     environments: list[EnvironmentConfig] = Field(min_length=1)
     generation: GenerationConfig = GenerationConfig()
+    episodes: EpisodesConfig = EpisodesConfig()
     grpo: GRPOConfig = GRPOConfig()
     optim: OptimConfig = OptimConfig()
     logging: LoggingConfig = LoggingConfig()

@@ -26,6 +26,7 @@ from rewardkit.trainer.advantages import group_advantages
 from rewardkit.trainer.config import TrainConfig, dump_config
 from rewardkit.trainer.data import Prompt, PromptSource
 from rewardkit.trainer.envs import build_slots
+from rewardkit.trainer.episodes.step import EpisodeStep, has_episodes
 from rewardkit.trainer.evaluation import evaluate_during_training
 from rewardkit.trainer.generation import Completions, SamplingSpec, make_backend
 from rewardkit.trainer.generation.stops import stop_token_ids
@@ -87,6 +88,7 @@ class GRPOTrainer:
         if state is not None:
             self._restore(state)
         self.backend = make_backend(config, self._unwrapped(), self.tokenizer, self.models.source_dir)
+        self.episodes = EpisodeStep(self) if has_episodes(self.slots) else None  # multi-turn environments
         self._weights_stale = state is not None or config.model.lora is not None
         self._prompt_cache: dict[tuple[str, str], list[int]] = {}
         self.history: list[dict[str, float]] = []
@@ -148,6 +150,8 @@ class GRPOTrainer:
 
     def rollout(self) -> Rollout:
         """Generate G completions per prompt; scoring of each chunk overlaps the next chunk's generation."""
+        if self.episodes is not None:
+            return self.episodes.rollout(self)
         cfg, started = self.config, time.perf_counter()
         G = cfg.grpo.num_generations
         unique = self._local(self.source.next_batch(cfg.grpo.prompts_per_step))
@@ -399,6 +403,8 @@ class GRPOTrainer:
     def close(self) -> None:
         self.router.close()
         self.backend.close()
+        if self.episodes is not None:
+            self.episodes.close()
 
 
 def _records(rollout: Rollout) -> list[dict[str, Any]]:

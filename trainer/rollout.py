@@ -43,7 +43,10 @@ class RolloutBatch:
 
     def rows(self, index: slice | torch.Tensor) -> RolloutBatch:
         """A micro-batch: the rows in `index`, with completion columns that are padding everywhere trimmed."""
-        width = int(self.completion_mask[index].sum(-1).max().item()) if len(self) else 0
+        # Completion columns past every row's last token; the attention mask, not the loss mask, marks
+        # them (a multi-turn row has environment tokens inside it that carry no loss but are attended).
+        completion = self.attention_mask[index][:, self.prompt_width :]
+        width = int(completion.sum(-1).max().item()) if len(self) else 0
         width = max(1, width)
         out: dict[str, Any] = {}
         for f in fields(self):

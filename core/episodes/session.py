@@ -122,13 +122,23 @@ class EpisodeSession:
                 self._started = True
         return list(self.sample.prompt)
 
-    async def respond(self, reply: Message, *, truncated: bool = False, malformed: str | None = None) -> Turn:
+    async def respond(
+        self,
+        reply: Message,
+        *,
+        truncated: bool = False,
+        malformed: str | None = None,
+        end: StopReason | None = None,
+    ) -> Turn:
         """Record the model's reply and answer it. `truncated`: the reply hit its token limit (the episode
-        ends: stop_reason length). `malformed`: the reply's tool calls could not be parsed (why)."""
+        ends: stop_reason length). `malformed`: the reply's tool calls could not be parsed (why). `end`: the
+        driver ends the episode with this reason after recording the reply (e.g. its token budget ran out)."""
         if self.done:
             raise RuntimeError("respond() after the episode ended")
         self._record.messages.append(reply)
         self._record.turn_rewards.append(None)
+        if end is not None:
+            return self.stop(end)
         if truncated:
             return self.stop("length")
         if not self.episodic:
