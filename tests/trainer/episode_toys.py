@@ -49,7 +49,8 @@ Call a tool with <tool_call>{"name": ..., "arguments": ...}</tool_call>.<|im_end
 # think block was all reasoning and renders empty). Not append-only: a new user message rewrites history.
 THINKING_TEMPLATE = """
 {%- set ns = namespace(last_user=-1) %}
-{%- for message in messages %}{% if message['role'] == 'user' %}{% set ns.last_user = loop.index0 %}{% endif %}
+{%- for message in messages %}
+{%- if message['role'] == 'user' %}{% set ns.last_user = loop.index0 %}{% endif %}
 {%- endfor %}
 {%- for message in messages %}
 {%- if message['role'] == 'assistant' %}

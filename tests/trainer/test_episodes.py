@@ -183,7 +183,7 @@ def test_reward_rises_on_a_multi_turn_environment(tmp_path: Path, tiny_dir: Path
     from rewardkit.trainer.tracking import read_metrics
 
     model_dir = model_with_template(tiny_dir, tmp_path / "model", TOOL_TEMPLATE)
-    model, tokenizer = load(model_dir)
+    model, _ = load(model_dir)
     model.save_pretrained(model_dir)  # briefly supervised: replies end, so episodes reach later turns
     config = tiny_config(tmp_path, steps=30, grpo={"prompts_per_step": 8, "num_generations": 8})
     config["model"]["path"] = str(model_dir)
