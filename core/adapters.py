@@ -1,5 +1,8 @@
 """Use rewardkit environments from other trainers: TRL `reward_funcs` and verl `compute_score`.
 
+Episode environments train with TRL through `trl_environment_factory` and `trl_episode_reward`
+(rewardkit.episodes.trl_adapter).
+
 TRL: build the dataset with `to_hf_dataset(env)` (each row carries its serialized Sample) and pass
 `trl_reward_func(env)` in `reward_funcs`. Scores keep rewardkit's semantics: `None` (does not apply, or an
 infrastructure error, which is also logged) is what TRL itself uses for "no reward for this sample".
@@ -15,6 +18,7 @@ from itertools import islice
 from typing import Any
 
 from rewardkit.environment import Environment
+from rewardkit.episodes.trl_adapter import trl_environment_factory, trl_episode_reward
 from rewardkit.loading import RubricSpec, load_environment, make_rubric
 from rewardkit.scoring import Scorer
 from rewardkit.types import Sample
@@ -22,6 +26,14 @@ from rewardkit.types import Sample
 logger = logging.getLogger(__name__)
 
 SAMPLE_COLUMN = "rewardkit_sample"
+__all__ = [
+    "SAMPLE_COLUMN",
+    "to_hf_dataset",
+    "trl_environment_factory",
+    "trl_episode_reward",
+    "trl_reward_func",
+    "verl_compute_score",
+]
 
 
 def to_hf_dataset(env: Environment, split: str = "train", limit: int | None = None) -> Any:

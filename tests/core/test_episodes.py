@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 import rewardkit as rk
 import rewardkit.testing
+from rewardkit.adapters import SAMPLE_COLUMN, trl_environment_factory, trl_episode_reward
 from rewardkit.episodes import (
     EpisodeEnvironment,
     ReplyParser,
@@ -368,3 +370,40 @@ def test_the_contract_kit_needs_a_gold_policy() -> None:
 
     report = rk.testing.check_environment(NoGold(), n_samples=2, raise_on_failure=False)
     assert [r.name for r in report.failures] == ["gold policy earns the top of the range"]
+
+
+# -- TRL's environment_factory -------------------------------------------------------------------------
+
+
+def test_tools_become_methods_with_schemas_trl_can_read() -> None:
+    from transformers.utils import get_json_schema
+
+    factory = trl_environment_factory(Calculator())
+    instance = factory()
+    members = [name for name, _ in inspect.getmembers(type(instance), predicate=inspect.isfunction)]
+    assert [m for m in members if not m.startswith("_")] == ["add", "reset"]
+    schema = get_json_schema(instance.add)["function"]
+    assert schema["name"] == "add"
+    assert schema["parameters"]["properties"]["a"] == {"type": "integer", "description": "the first"}
+
+
+def test_an_episode_runs_and_scores_through_the_adapter() -> None:
+    env = Calculator()
+    Calculator.closed = []
+    sample = env.dataset("train")[2]
+    row = {"prompt": sample.prompt, SAMPLE_COLUMN: json.dumps(sample.to_dict())}
+    instance = trl_environment_factory(env)()
+    instance.reset(**row)
+    assert instance.add(a=2, b=2) == "4"
+    assert instance.add(a="x", b=2).startswith("error: invalid arguments for add")
+    call = {"type": "function", "function": {"name": "add", "arguments": {"a": 2, "b": 2}}}
+    completion = [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "name": "add", "content": "4"},
+        {"role": "assistant", "content": "4"},
+    ]
+    reward = trl_episode_reward(env)
+    assert reward([sample.prompt], [completion], environments=[instance]) == [1.0]
+    assert Calculator.closed == [{"sample": "s2"}]  # scored, then closed
+    wrong = [{"role": "assistant", "content": "5"}]
+    assert reward([sample.prompt], [wrong], **{SAMPLE_COLUMN: [row[SAMPLE_COLUMN]]}) == [0.0]
