@@ -37,7 +37,7 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
   pip uninstall -q -y torchvision torchaudio torchcodec triton 2>/dev/null || true
 fi
 pip install -q --no-build-isolation -e ".[all,dev]" "torch==$TORCH_VERSION" --config-settings editable_mode=strict
-pip install -q --no-build-isolation --no-deps -e examples/rewardkit-wordcount
+pip install -q --no-build-isolation --no-deps -e examples/rewardkit-wordcount -e examples/rewardkit-citysize
 "$VENV/bin/python" -c "import rewardkit, torch; print('setup: rewardkit', rewardkit.__version__, 'torch', torch.__version__)"
 rm -f "$VENV"/.rewardkit-setup-*
 touch "$stamp"

@@ -14,8 +14,9 @@ from rewardkit.errors import ConfigError
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def scaffold(name: str, parent: Path) -> Path:
-    """Write `rewardkit-NAME/` under `parent` and return its path."""
+def scaffold(name: str, parent: Path, multi_turn: bool = False) -> Path:
+    """Write `rewardkit-NAME/` under `parent` and return its path (`multi_turn`: an episode environment
+    with a tool, feedback and per-episode state, instead of a single-turn one)."""
     if not NAME_PATTERN.match(name):
         raise ConfigError(
             f"plugin name {name!r}: use lowercase letters, digits and '_', starting with a letter"
@@ -34,7 +35,7 @@ def scaffold(name: str, parent: Path) -> Path:
     files = {
         "pyproject.toml": "pyproject.toml.tmpl",
         "README.md": "README.md.tmpl",
-        f"{module}/__init__.py": "module.py.tmpl",
+        f"{module}/__init__.py": "episode_module.py.tmpl" if multi_turn else "module.py.tmpl",
         "tests/test_contract.py": "test_contract.py.tmpl",
     }
     templates = resources.files("rewardkit.cli") / "templates"
@@ -55,9 +56,14 @@ def scaffold(name: str, parent: Path) -> Path:
     show_default=True,
     help="Where to create the package folder.",
 )
-def new(name: str, parent: Path) -> None:
+@click.option(
+    "--multi-turn",
+    is_flag=True,
+    help="An episode environment (tools, feedback, per-episode state) instead of a single-turn one.",
+)
+def new(name: str, parent: Path, multi_turn: bool) -> None:
     """Scaffold `rewardkit-NAME/`: pyproject with the entry point, an environment, a contract test, README."""
-    root = scaffold(name, parent)
+    root = scaffold(name, parent, multi_turn)
     click.echo(f"created {root}\nnext: pip install -e {root} && pytest {root}/tests")
 
 

@@ -407,3 +407,11 @@ def test_an_episode_runs_and_scores_through_the_adapter() -> None:
     assert Calculator.closed == [{"sample": "s2"}]  # scored, then closed
     wrong = [{"role": "assistant", "content": "5"}]
     assert reward([sample.prompt], [wrong], **{SAMPLE_COLUMN: [row[SAMPLE_COLUMN]]}) == [0.0]
+
+
+def test_the_multi_turn_example_plugin_is_discovered_and_passes_the_contract() -> None:
+    if "citysize" not in rk.list_environments():
+        pytest.skip("the example plugin rewardkit-citysize is not installed (scripts/setup.sh installs it)")
+    env = rk.load_environment("citysize")
+    assert isinstance(env, EpisodeEnvironment)
+    assert rk.testing.check_environment(env, n_samples=2).passed

@@ -6,13 +6,15 @@ import os
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from rewardkit.cli.main import cli
 
 
-def test_generated_plugin_installs_and_passes_its_tests(tmp_path):
-    result = CliRunner().invoke(cli, ["new", "haiku_len", "--dir", str(tmp_path)])
+@pytest.mark.parametrize("flags", [[], ["--multi-turn"]], ids=["single-turn", "multi-turn"])
+def test_generated_plugin_installs_and_passes_its_tests(tmp_path, flags):
+    result = CliRunner().invoke(cli, ["new", "haiku_len", "--dir", str(tmp_path), *flags])
     assert result.exit_code == 0, result.output
     package = tmp_path / "rewardkit-haiku-len"
     assert {p.name for p in package.iterdir()} == {
