@@ -58,8 +58,7 @@ def trl_environment_factory(env: EpisodeEnvironment | str, **config: Any) -> Cal
     _runner().run(environment.setup())
     members: dict[str, Any] = {name.replace(".", "_"): _tool_method(tool) for name, tool in tools.items()}
     members.update(reset=_reset, _env=environment, _tools=tools, __init__=_init)
-    cls = type(f"{environment.name.replace('.', '_')}_trl", (), members)
-    return cls
+    return type(f"{environment.name.replace('.', '_')}_trl", (), members)
 
 
 def _init(self: Any) -> None:
@@ -134,7 +133,8 @@ def trl_episode_reward(env: EpisodeEnvironment | str, **config: Any) -> Callable
                 raw = _runner().run(environment.score_trajectory(sample, trajectory))
                 result = normalize(raw, environment.name, reward_range)
             except Exception as error:  # reported and scored None: TRL leaves such a rollout out
-                result = RewardResult.failure(f"scoring raised {type(error).__name__}: {error}", kind="exception")
+                message = f"scoring raised {type(error).__name__}: {error}"
+                result = RewardResult.failure(message, kind="exception")
             finally:
                 if instance is not None:
                     _close(instance)
