@@ -22,6 +22,7 @@ import inspect
 import json
 import logging
 import threading
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -62,8 +63,8 @@ def trl_environment_factory(env: EpisodeEnvironment | str, **config: Any) -> Cal
 
 
 def _init(self: Any) -> None:
-    self.sample: Sample | None = None
-    self.state: Any = None
+    self.sample = None  # the episode's Sample, set by reset
+    self.state = None
     self.open = False
 
 
@@ -117,6 +118,8 @@ def _tool_method(tool: Tool) -> Callable[..., str]:
 def trl_episode_reward(env: EpisodeEnvironment | str, **config: Any) -> Callable[..., list[float | None]]:
     """A TRL reward function scoring each rollout's conversation with the environment's outcome."""
     environment = load_environment(env, **config) if isinstance(env, str) else env
+    if not isinstance(environment, EpisodeEnvironment):
+        raise TypeError(f"{environment.name} is single-turn: use trl_reward_func with TRL's reward_funcs")
     reward_range = environment.metadata().reward_range
 
     def reward(
@@ -155,5 +158,6 @@ def _messages(completion: Any) -> list[Message]:
         content = message.get("content")
         if isinstance(content, list):  # multimodal blocks: keep the text
             content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-        out.append({**message, "content": content if isinstance(content, str) else str(content or "")})
+        text = content if isinstance(content, str) else str(content or "")
+        out.append(typing.cast(Message, {**message, "content": text}))
     return out
