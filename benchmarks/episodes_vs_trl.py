@@ -3,8 +3,8 @@
     python benchmarks/episodes_vs_trl.py                       # 6 steps a side, 0.2 s tool latency
     python benchmarks/episodes_vs_trl.py --repeats 3 --steps 8 --tool-latency 0.5
 
-Both sides train the same briefly supervised tiny model (130k parameters, TRL's own Qwen2.5 chat template,
-so TRL recognises its tool-call format) on the same environment through the same rewardkit objects: a
+Both sides train the same briefly supervised tiny model (hidden 128, 2 layers, a ChatML template with Hermes
+tool calls; TRL parses them with its own `qwen3_template` response template) on the same environment through the same rewardkit objects: a
 `lookup` tool (async, sleeping `--tool-latency` seconds like a remote service) whose result the model must
 repeat. TRL gets the environment through rewardkit's adapter (`trl_environment_factory`,
 `trl_episode_reward`). Same prompts, batch, group size, lengths, learning rate, fp32, loss (dapo), beta 0,
@@ -32,7 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODEL = "tiny://qwen2?hidden=64&layers=2"
+MODEL = "tiny://qwen2?hidden=128&layers=2&heads=4&kv_heads=2"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "trainer"))
+from episode_toys import TOOL_TEMPLATE  # noqa: E402  (the tests' ChatML + Hermes tool template)
 CODES = {f"k{i}": str(100 + 37 * i % 900) for i in range(40)}
 
 
@@ -74,13 +76,11 @@ def prepare_model(target: Path, steps: int) -> Path:
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl.chat_template_utils import qwen2_5_chat_template
-
     from rewardkit.tiny import resolve_tiny
 
     source = resolve_tiny(MODEL)
     tokenizer = AutoTokenizer.from_pretrained(source)
-    tokenizer.chat_template = qwen2_5_chat_template
+    tokenizer.chat_template = TOOL_TEMPLATE
     model = AutoModelForCausalLM.from_pretrained(source).float()
     tools = [t.schema() for t in lookup_env(0).tools(None)]  # type: ignore[arg-type]
     rng = random.Random(0)
@@ -89,7 +89,7 @@ def prepare_model(target: Path, steps: int) -> Path:
     end = "<|im_end|>"
     for _ in range(steps):
         rows = []
-        for _ in range(8):
+        for _ in range(4):
             key = rng.choice(list(CODES))
             call = {"type": "function", "function": {"name": "lookup", "arguments": {"key": key}}}
             first = [{"role": "user", "content": f"What is the code of {key}?"}]
@@ -110,9 +110,11 @@ def prepare_model(target: Path, steps: int) -> Path:
             input_ids[i, : len(ids)] = torch.tensor(ids)
             labels[i, start : len(ids)] = torch.tensor(ids[start:])
             attention[i, : len(ids)] = 1
-        model(input_ids=input_ids, attention_mask=attention, labels=labels).loss.backward()
+        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad()
+    print(f"supervised {steps} steps, last loss {float(loss):.3f}", flush=True)
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
@@ -154,6 +156,7 @@ def run_trl(args: argparse.Namespace, out_dir: str) -> list[dict[str, float]]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
+    from trl.chat_template_utils import qwen3_template
 
     from rewardkit.adapters import to_hf_dataset, trl_environment_factory, trl_episode_reward
 
@@ -221,12 +224,14 @@ def run_trl(args: argparse.Namespace, out_dir: str) -> list[dict[str, float]]:
         disable_tqdm=True,
         max_tool_calling_iterations=2,
     )
+    tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
+    tokenizer.response_template = qwen3_template  # TRL's parser for Hermes <tool_call> JSON
     trainer = GRPOTrainer(
         model=AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.float32),
         reward_funcs=reward,
         args=config,
         train_dataset=to_hf_dataset(env),
-        processing_class=AutoTokenizer.from_pretrained(args.model_dir),
+        processing_class=tokenizer,
         environment_factory=factory,
         callbacks=[Clock()],
     )
@@ -300,7 +305,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--sft-steps", type=int, default=150)
+    parser.add_argument("--sft-steps", type=int, default=200)
     args = parser.parse_args()
     if args.side:
         worker(args)
