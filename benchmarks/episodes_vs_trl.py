@@ -4,7 +4,8 @@
     python benchmarks/episodes_vs_trl.py --repeats 3 --steps 8 --tool-latency 0.5
 
 Both sides train the same briefly supervised tiny model (hidden 128, 2 layers, a ChatML template with Hermes
-tool calls; TRL parses them with its own `qwen3_template` response template) on the same environment through the same rewardkit objects: a
+tool calls; TRL parses them with its own `qwen3_template` response template) on the same environment
+through the same rewardkit objects: a
 `lookup` tool (async, sleeping `--tool-latency` seconds like a remote service) whose result the model must
 repeat. TRL gets the environment through rewardkit's adapter (`trl_environment_factory`,
 `trl_episode_reward`). Same prompts, batch, group size, lengths, learning rate, fp32, loss (dapo), beta 0,
@@ -35,6 +36,7 @@ from typing import Any
 MODEL = "tiny://qwen2?hidden=128&layers=2&heads=4&kv_heads=2"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "trainer"))
 from episode_toys import TOOL_TEMPLATE  # noqa: E402  (the tests' ChatML + Hermes tool template)
+
 CODES = {f"k{i}": str(100 + 37 * i % 900) for i in range(40)}
 
 
@@ -56,9 +58,7 @@ def lookup_env(latency: float) -> Any:
         max_turns = 3
 
         def dataset(self, split: str) -> list[rk.Sample]:
-            return [
-                rk.Sample(key, [rk.user(f"What is the code of {key}?")], answer=code) for key, code in CODES.items()
-            ]
+            return [rk.Sample(k, [rk.user(f"What is the code of {k}?")], answer=c) for k, c in CODES.items()]
 
         def tools(self, sample: rk.Sample) -> list[Any]:
             return [lookup]
@@ -71,11 +71,12 @@ def lookup_env(latency: float) -> Any:
 
 # -- the shared model ----------------------------------------------------------------------------------
 def prepare_model(target: Path, steps: int) -> Path:
-    """The tiny model with TRL's Qwen2.5 template, supervised until it calls the tool and answers."""
+    """The tiny model with the tool template, supervised until it calls the tool and answers."""
     import random
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from rewardkit.tiny import resolve_tiny
 
     source = resolve_tiny(MODEL)
@@ -99,7 +100,9 @@ def prepare_model(target: Path, steps: int) -> Path:
                 (first, f'<tool_call>\n{{"name": "lookup", "arguments": {{"key": "{key}"}}}}\n</tool_call>'),
                 (second, f"The code is {CODES[key]}."),
             ):
-                head = tokenizer.apply_chat_template(history, tools=tools, add_generation_prompt=True, tokenize=False)
+                head = tokenizer.apply_chat_template(
+                    history, tools=tools, add_generation_prompt=True, tokenize=False
+                )
                 ids = tokenizer(head + reply + end, add_special_tokens=False)["input_ids"]
                 rows.append((ids, len(tokenizer(head, add_special_tokens=False)["input_ids"])))
         width = max(len(ids) for ids, _ in rows)
@@ -292,7 +295,8 @@ def describe(name: str, res: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--side", choices=["rewardkit", "trl"])
     parser.add_argument("--model-dir", default="")
     parser.add_argument("--steps", type=int, default=6)
@@ -325,7 +329,8 @@ def main() -> None:
                 ratios.append(ratio)
                 print(f"step time rewardkit/TRL: {ratio:.2f}x")
         if ratios:
-            print(f"median step-time ratio rewardkit/TRL over {len(ratios)} repeats: {statistics.median(ratios):.2f}x")
+            median = statistics.median(ratios)
+            print(f"median step-time ratio rewardkit/TRL over {len(ratios)} repeats: {median:.2f}x")
 
 
 if __name__ == "__main__":
