@@ -3,7 +3,7 @@
     python benchmarks/episodes_vs_trl.py                       # 6 steps a side, 0.2 s tool latency
     python benchmarks/episodes_vs_trl.py --repeats 3 --steps 8 --tool-latency 0.5
 
-Both sides train the same briefly supervised tiny model (hidden 128, 2 layers, a ChatML template with Hermes
+Both sides train the same briefly supervised tiny model (130k parameters, a ChatML template with Hermes
 tool calls; TRL parses them with its own `qwen3_template` response template) on the same environment
 through the same rewardkit objects: a
 `lookup` tool (async, sleeping `--tool-latency` seconds like a remote service) whose result the model must
@@ -33,9 +33,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODEL = "tiny://qwen2?hidden=128&layers=2&heads=4&kv_heads=2"
+MODEL = "tiny://qwen2?hidden=64&layers=2"
+# Tool-call markup as single tokens, as real tool-calling models have it; the tiny byte-level vocabulary would
+# otherwise spell the call in ~40 pieces that a 130k-parameter model does not learn in a short supervision.
+MARKUP = [
+    "<tool_call>",
+    "</tool_call>",
+    "<tool_response>",
+    "</tool_response>",
+    '{"name": "lookup", "arguments": {"key": "',
+    '"}}',
+]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "trainer"))
-from episode_toys import TOOL_TEMPLATE  # noqa: E402  (the tests' ChatML + Hermes tool template)
+from episode_toys import TOOL_TEMPLATE, supervise  # noqa: E402  (the tests' tool template and SFT)
 
 CODES = {f"k{i}": str(100 + 37 * i % 900) for i in range(40)}
 
@@ -72,9 +82,7 @@ def lookup_env(latency: float) -> Any:
 # -- the shared model ----------------------------------------------------------------------------------
 def prepare_model(target: Path, steps: int) -> Path:
     """The tiny model with the tool template, supervised until it calls the tool and answers."""
-    import random
-
-    import torch
+    from tokenizers import AddedToken
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from rewardkit.tiny import resolve_tiny
@@ -82,45 +90,26 @@ def prepare_model(target: Path, steps: int) -> Path:
     source = resolve_tiny(MODEL)
     tokenizer = AutoTokenizer.from_pretrained(source)
     tokenizer.chat_template = TOOL_TEMPLATE
+    tokenizer.add_tokens([AddedToken(text, special=False, normalized=False) for text in MARKUP])
     model = AutoModelForCausalLM.from_pretrained(source).float()
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     tools = [t.schema() for t in lookup_env(0).tools(None)]  # type: ignore[arg-type]
-    rng = random.Random(0)
-    torch.manual_seed(0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    end = "<|im_end|>"
-    for _ in range(steps):
-        rows = []
-        for _ in range(4):
-            key = rng.choice(list(CODES))
-            call = {"type": "function", "function": {"name": "lookup", "arguments": {"key": key}}}
-            first = [{"role": "user", "content": f"What is the code of {key}?"}]
-            second = [*first, {"role": "assistant", "content": "", "tool_calls": [call]}]
-            second.append({"role": "tool", "name": "lookup", "content": CODES[key]})
-            for history, reply in (
-                (first, f'<tool_call>\n{{"name": "lookup", "arguments": {{"key": "{key}"}}}}\n</tool_call>'),
-                (second, f"The code is {CODES[key]}."),
-            ):
-                head = tokenizer.apply_chat_template(
-                    history, tools=tools, add_generation_prompt=True, tokenize=False
-                )
-                ids = tokenizer(head + reply + end, add_special_tokens=False)["input_ids"]
-                rows.append((ids, len(tokenizer(head, add_special_tokens=False)["input_ids"])))
-        width = max(len(ids) for ids, _ in rows)
-        input_ids = torch.full((len(rows), width), tokenizer.pad_token_id)
-        labels = torch.full((len(rows), width), -100)
-        attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, (ids, start) in enumerate(rows):
-            input_ids[i, : len(ids)] = torch.tensor(ids)
-            labels[i, start : len(ids)] = torch.tensor(ids[start:])
-            attention[i, : len(ids)] = 1
-        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    print(f"supervised {steps} steps, last loss {float(loss):.3f}", flush=True)
+    supervise(model, tokenizer, steps, examples=tool_use, tools=tools, rows=8)
+    print(f"supervised {steps} steps, last loss {model.supervised_loss:.3f}", flush=True)
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
+
+
+def tool_use(rng: Any) -> list[tuple[list[dict[str, Any]], str]]:
+    """The two replies of a right episode: the tool call, then the code it returned."""
+    key = rng.choice(list(CODES))
+    call = {"type": "function", "function": {"name": "lookup", "arguments": {"key": key}}}
+    first = [{"role": "user", "content": f"What is the code of {key}?"}]
+    second = [*first, {"role": "assistant", "content": "", "tool_calls": [call]}]
+    second.append({"role": "tool", "name": "lookup", "content": CODES[key]})
+    tool_call = f'<tool_call>\n{{"name": "lookup", "arguments": {{"key": "{key}"}}}}\n</tool_call>'
+    return [(first, tool_call), (second, f"The code is {CODES[key]}.")]
 
 
 # -- rewardkit side ------------------------------------------------------------------------------------
@@ -309,7 +298,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--sft-steps", type=int, default=200)
+    parser.add_argument("--sft-steps", type=int, default=120)
     args = parser.parse_args()
     if args.side:
         worker(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +107,26 @@ class Feedback(EpisodeEnvironment):
         return RewardResult(sum(tag in trajectory.completion for tag in tags) / 4)
 
 
-def supervise(model: Any, tokenizer: Any, steps: int = 60, seed: int = 0) -> Any:
-    """A few seconds of SFT so the random tiny model ends its replies: short tagged answers, then <|im_end|>.
+def tag_replies(rng: Any) -> list[tuple[list[dict[str, Any]], str]]:
+    """(conversation, reply) pairs: a sum question and a short tagged answer."""
+    a, b = rng.randint(0, 20), rng.randint(0, 9)
+    reply = rng.choice([f"<answer>{a + b}</answer>", f"<think>{a} + {b}</think>{a + b}", f"{a + b}"])
+    return [([{"role": "user", "content": f"What is {a} + {b}?"}], reply)]
 
-    Random weights almost never sample the end-of-turn token, so every reply would hit its length limit
-    and no episode would reach a second turn.
+
+def supervise(
+    model: Any,
+    tokenizer: Any,
+    steps: int = 60,
+    examples: Callable[[Any], list[tuple[list[dict[str, Any]], str]]] = tag_replies,
+    tools: list[dict[str, Any]] | None = None,
+    rows: int = 16,
+    seed: int = 0,
+) -> Any:
+    """A short SFT of `model` on `examples(rng)` replies (then <|im_end|>), loss on the replies only.
+
+    Random weights almost never sample the end-of-turn token, so every reply would hit its length limit and
+    no episode would reach a second turn; a few seconds of this fixes that.
     """
     import random
 
@@ -120,21 +136,21 @@ def supervise(model: Any, tokenizer: Any, steps: int = 60, seed: int = 0) -> Any
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     model.train()
+    loss = torch.zeros(())
     for _ in range(steps):
-        rows = []
-        for _ in range(16):
-            a, b = rng.randint(0, 20), rng.randint(0, 9)
-            reply = rng.choice([f"<answer>{a + b}</answer>", f"<think>{a} + {b}</think>{a + b}", f"{a + b}"])
-            prompt = [{"role": "user", "content": f"What is {a} + {b}?"}]
-            head = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
-            ids = tokenizer(head + reply + "<|im_end|>", add_special_tokens=False)["input_ids"]
-            start = len(tokenizer(head, add_special_tokens=False)["input_ids"])
-            rows.append((ids, start))
-        width = max(len(ids) for ids, _ in rows)
-        input_ids = torch.full((len(rows), width), tokenizer.pad_token_id)
-        labels = torch.full((len(rows), width), -100)
-        attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, (ids, start) in enumerate(rows):
+        batch = []
+        while len(batch) < rows:
+            for history, reply in examples(rng):
+                head = tokenizer.apply_chat_template(
+                    history, tools=tools, add_generation_prompt=True, tokenize=False
+                )
+                ids = tokenizer(head + reply + "<|im_end|>", add_special_tokens=False)["input_ids"]
+                batch.append((ids, len(tokenizer(head, add_special_tokens=False)["input_ids"])))
+        width = max(len(ids) for ids, _ in batch)
+        input_ids = torch.full((len(batch), width), tokenizer.pad_token_id)
+        labels = torch.full((len(batch), width), -100)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, (ids, start) in enumerate(batch):
             input_ids[i, : len(ids)] = torch.tensor(ids)
             labels[i, start : len(ids)] = torch.tensor(ids[start:])
             attention[i, : len(ids)] = 1
@@ -143,4 +159,5 @@ def supervise(model: Any, tokenizer: Any, steps: int = 60, seed: int = 0) -> Any
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
+    model.supervised_loss = float(loss.detach())
     return model
