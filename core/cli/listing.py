@@ -34,7 +34,7 @@ def plugins(as_json: bool) -> None:
     for row in rows:
         registered = [
             f"{kind}: {', '.join(row[kind])}"
-            for kind in ("environments", "rewards", "sandboxes", "commands")
+            for kind in ("environments", "rewards", "sandboxes", "tools", "commands")
             if row[kind]
         ]
         table.add_row(
