@@ -291,7 +291,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--generations", type=int, default=4)
-    parser.add_argument("--max-new-tokens", type=int, default=40, help="per turn (rewardkit)")
+    parser.add_argument("--max-new-tokens", type=int, default=160, help="per turn (rewardkit; TRL has none)")
     parser.add_argument("--max-tokens", type=int, default=160, help="per episode (both sides)")
     parser.add_argument("--tool-latency", type=float, default=0.2)
     parser.add_argument("--lr", type=float, default=1e-3)
