@@ -166,7 +166,8 @@ class EpisodeDriver:
 
     # -- between turns ----------------------------------------------------------------------------
     def _continue(self, episode: _Episode, new: list[Message]) -> bool:
-        """Present the environment's messages; True when the template broke the exact continuation."""
+        """Present the environment's messages; True when a sample started because the template broke the
+        exact continuation."""
         session, tools = episode.session, episode.session.tool_schemas
         conversation = [*episode.prompt, *session.messages]
         history = conversation[: len(conversation) - len(new)]
@@ -183,7 +184,7 @@ class EpisodeDriver:
             or len(context) >= self.options.max_context
         ):
             session.stop("budget")  # no coroutine of this session is running: its turn is answered
-            return split
+            return False
         episode.completion_tokens += added
         if split or self.options.sample_per_turn:
             self._open_segment(episode, context)
