@@ -117,6 +117,7 @@ def test_plugins_json_and_envs_listing(echo_host):
             "environments": ["echo", "parrot"],
             "rewards": ["test.exact", "test.short"],
             "sandboxes": [],
+            "tools": [],
             "commands": [],
             "errors": [],
         }
