@@ -17,6 +17,7 @@ from rewardkit.episodes.tools import Tool
 from rewardkit.host import get_host
 from rewardkit.loading import load_environment
 from rewardkit.plugins.episodes.python_tool import PythonTool
+from rewardkit.sample_format import SampleFormat
 from rewardkit.types import Message, RewardResult, Sample, Trajectory, system
 
 INSTRUCTIONS = (
@@ -42,6 +43,10 @@ class MathPython(EpisodeEnvironment):
     version = "1"
     Config = MathPythonConfig
     needs = frozenset({"sandbox"})
+    sample_format = SampleFormat(
+        required={"answer": "the reference answer: a number, expression or LaTeX"},
+        example={"completion": "\\boxed{4}", "answer": "4"},
+    )
     config: MathPythonConfig
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:

@@ -19,6 +19,7 @@ from pydantic import Field
 from rewardkit.environment import EnvConfig
 from rewardkit.episodes import EpisodeEnvironment, Policy, Step
 from rewardkit.errors import ConfigError
+from rewardkit.sample_format import SampleFormat
 from rewardkit.types import Message, RewardResult, Sample, Trajectory, user
 
 _random_lock = threading.Lock()
@@ -40,6 +41,7 @@ class TextArena(EpisodeEnvironment):
     Config = TextArenaConfig
     splits = ("train", "test")
     reward_range = (-1.0, 1.0)
+    sample_format = SampleFormat(required={"info.seed": "the game's seed (the dataset sets it)"})
     config: TextArenaConfig
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
