@@ -69,7 +69,8 @@ class MathPython(EpisodeEnvironment):
         return [system(head), *rest]
 
     def metadata(self) -> EnvMetadata:
-        return replace(super().metadata(), splits=self.base.metadata().splits)
+        base = self.base.metadata()  # its grading deadline is the one the final answer needs
+        return replace(super().metadata(), splits=base.splits, score_timeout=base.score_timeout)
 
     def tools(self, sample: Sample) -> list[Tool]:
         return [self.python.tool]

@@ -43,7 +43,15 @@ class Retry(EpisodeEnvironment):
 
     def metadata(self) -> EnvMetadata:
         base = self.base.metadata()
-        return replace(super().metadata(), splits=base.splits, needs=base.needs, reward_range=(0.0, 1.0))
+        # A bare trajectory (rescore) grades every attempt: the deadline is the base's, once per attempt.
+        timeout = base.score_timeout * self.config.attempts if base.score_timeout else None
+        return replace(
+            super().metadata(),
+            splits=base.splits,
+            needs=base.needs,
+            reward_range=(0.0, 1.0),
+            score_timeout=timeout,
+        )
 
     def dataset(self, split: str) -> Iterator[Sample]:
         return iter(self.base.dataset(split))

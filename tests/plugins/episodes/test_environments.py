@@ -38,6 +38,17 @@ def first(env: EpisodeEnvironment) -> Sample:
 # -- math.python -------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _math_workers_started() -> None:
+    """Start the math grader's worker pool once, outside any deadline: on a loaded machine its start-up
+    alone can pass a grading deadline, which would turn a test's 0.0 into a timeout."""
+    from rewardkit.host import get_host
+    from rewardkit.types import Sample as S
+
+    accuracy = get_host().reward("math.accuracy").fn
+    asyncio.run(accuracy(S("warm", [], answer="2"), "\\boxed{2}"))
+
+
 @pytest.fixture
 def math_python() -> EpisodeEnvironment:
     env = load_environment("math.python", sandbox="unsafe_local", **MATH)
