@@ -19,7 +19,7 @@ from rewardkit.environment import Environment
 from rewardkit.episodes.contract import EpisodeEnvironment, Step
 from rewardkit.episodes.tools import Tool, ToolCallError, ToolInfrastructureError, make_tool
 from rewardkit.outcome import normalize
-from rewardkit.rubric import Rubric
+from rewardkit.rubric import Rubric, combine, invoke
 from rewardkit.scoring import DEFAULT_TIMEOUT
 from rewardkit.types import Message, RewardResult, Sample, StopReason, ToolCall, Trajectory, user
 
@@ -270,8 +270,6 @@ class EpisodeSession:
                 for item in rubric.items
             )
         )
-        from rewardkit.rubric import combine
-
         return combine(rubric.items, results)
 
     async def _close(self) -> None:
@@ -341,8 +339,6 @@ def _env_scorer(env: Environment) -> Any:
 
 
 def _completion_scorer(fn: Any, params: Mapping[str, Any]) -> Any:
-    from rewardkit.rubric import invoke
-
     async def on_completion(sample: Sample, trajectory: Trajectory) -> Any:
         return await invoke(fn, sample, trajectory.completion, **params)
 
