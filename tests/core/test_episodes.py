@@ -415,3 +415,20 @@ def test_the_multi_turn_example_plugin_is_discovered_and_passes_the_contract() -
     env = rk.load_environment("citysize")
     assert isinstance(env, EpisodeEnvironment)
     assert rk.testing.check_environment(env, n_samples=2).passed
+
+
+def test_a_rubric_scores_the_trajectory_with_the_environment_and_the_completion_with_the_rest() -> None:
+    env = Calculator()
+    seen: list[str] = []
+
+    def short(sample: Sample, completion: str) -> float:
+        seen.append(completion)
+        return float(len(completion) < 5)
+
+    rubric = rk.Rubric().add(env.name, env.score, 1.0).add("short", short, 0.5)
+    sample = env.dataset("train")[1]
+    policy = scripted([call("add", a=1, b=1), "2"])
+    outcome = asyncio.run(run_episode(env, sample, policy, rubric=rubric))
+    assert outcome.result.score == 1.5
+    assert outcome.result.components == {"test.calculator": 1.0, "short": 1.0}
+    assert seen == ["2"]  # the final completion, not the tool call
