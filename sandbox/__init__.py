@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewardkit.sandbox.api import STATUSES, ExecResult, Job, Limits, Sandbox, Status
+from pydantic import BaseModel
+
+from rewardkit.sandbox.api import STATUSES, ExecResult, Job, Judge, Limits, Sandbox, Status
 
 
 def make_sandbox(name: str = "docker", **options: Any) -> Sandbox:
@@ -21,4 +23,23 @@ def make_sandbox(name: str = "docker", **options: Any) -> Sandbox:
     return sandbox
 
 
-__all__ = ["STATUSES", "ExecResult", "Job", "Limits", "Sandbox", "Status", "make_sandbox"]
+def options_model(name: str) -> type[BaseModel] | None:
+    """The typed options model of backend `name`: the `Options` attribute of its registered factory, if
+    it has one (a plugin's own backend may declare one the same way)."""
+    from rewardkit.host import get_host
+
+    model = getattr(get_host().sandbox(name).factory, "Options", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+__all__ = [
+    "STATUSES",
+    "ExecResult",
+    "Job",
+    "Judge",
+    "Limits",
+    "Sandbox",
+    "Status",
+    "make_sandbox",
+    "options_model",
+]

@@ -6,28 +6,42 @@ import abc
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
-Status = Literal["ok", "error", "timeout", "memory", "output_limit", "sandbox_error"]
-STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "memory", "output_limit", "sandbox_error")
+from rewardkit.sandbox.runner import STATUSES, Status
+
+__all__ = ["STATUSES", "ExecResult", "Job", "Judge", "Limits", "Sandbox", "Status"]
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-job limits. `memory` is the address-space limit of the job in bytes."""
+    """Per-job limits. `memory` is the address-space limit of each job process in bytes."""
 
     timeout: float = 10.0
     memory: int = 512 << 20
-    output: int = 1 << 20  # stdout + stderr bytes kept; more ends the job with status output_limit
+    output: int = 1 << 20  # bytes kept over all output streams; more ends the job with status output_limit
+
+
+@dataclass(frozen=True)
+class Judge:
+    """A trusted program (host-authored, never model output) that judges a job's program from another
+    process, running as another user: neither process can read, signal or trace the other. The two are
+    linked by a pipe each way; each finds its ends in the environment variable REWARDKIT_LINK
+    ("<read fd> <write fd>"). The judge reads `stdin`; its stdout becomes `ExecResult.verdict`, which the
+    program cannot write to. The job ends when the judge exits."""
+
+    code: str
+    stdin: bytes = b""
 
 
 @dataclass(frozen=True)
 class Job:
     """One Python program to run: `code` is main.py, `files` are written next to it (relative paths).
 
-    `trusted` says `code` is the host's own program (a test harness), never model output; untrusted
-    input then travels in `files` and `stdin`. A backend may compile trusted code once, outside the job,
-    and reuse it (the Docker backend does: each container receives it once and keeps it compiled).
+    `trusted` says `code` is the host's own program, never model output; untrusted input then travels in
+    `files` and `stdin`. A backend may compile trusted code once, outside the job, and reuse it (the Docker
+    backend does: each container receives it once and keeps it compiled). `judge`, when set, runs beside
+    the program and decides the outcome (see Judge).
     """
 
     code: str
@@ -35,11 +49,16 @@ class Job:
     files: Mapping[str, bytes] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     trusted: bool = False
+    judge: Judge | None = None
 
 
 @dataclass(frozen=True)
 class ExecResult:
-    """What happened. `sandbox_error` is an infrastructure failure, never the program's fault."""
+    """What happened. `sandbox_error` is an infrastructure failure, never the program's fault.
+
+    `status` and `exit_code` describe the job's primary process: the judge of a judged job, else the
+    program. `stdout` and `stderr` are the program's; `verdict` and `judge_log` the judge's stdout and stderr.
+    """
 
     status: Status
     exit_code: int | None = None
@@ -48,6 +67,8 @@ class ExecResult:
     duration: float = 0.0
     truncated: bool = False
     error: str | None = None  # why, for sandbox_error
+    verdict: bytes = b""
+    judge_log: bytes = b""
 
     @property
     def ok(self) -> bool:
@@ -63,6 +84,8 @@ class ExecResult:
             "exit_code": self.exit_code,
             "stdout": self.stdout.decode("utf-8", "replace"),
             "stderr": self.stderr.decode("utf-8", "replace"),
+            "verdict": self.verdict.decode("utf-8", "replace"),
+            "judge_log": self.judge_log.decode("utf-8", "replace"),
             "duration": round(self.duration, 4),
             "truncated": self.truncated,
             "error": self.error,

@@ -5,36 +5,41 @@ Imports nothing heavy: each backend module (and docker) is imported only when a 
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from typing import Any
 
 import click
+from pydantic import BaseModel
 
 import rewardkit
+from rewardkit.sandbox.options import DockerOptions, LocalOptions
 
 
-def docker_sandbox(**options: Any) -> Any:
-    from rewardkit.sandbox.docker_backend import DockerSandbox
+@dataclass(frozen=True)
+class LazyBackend:
+    """A backend factory that imports its class ("module:Class") only when called. `Options` is the typed
+    model of its options, which a code environment checks its `sandbox_options` against."""
 
-    return DockerSandbox(**options)
+    target: str
+    Options: type[BaseModel]
+
+    def __call__(self, **options: Any) -> Any:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)(**options)
 
 
-def bwrap_sandbox(**options: Any) -> Any:
-    from rewardkit.sandbox.local_backends import BwrapSandbox
-
-    return BwrapSandbox(**options)
-
-
-def unsafe_local_sandbox(**options: Any) -> Any:
-    from rewardkit.sandbox.local_backends import UnsafeLocalSandbox
-
-    return UnsafeLocalSandbox(**options)
+BACKENDS = {
+    "docker": LazyBackend("rewardkit.sandbox.docker_backend:DockerSandbox", DockerOptions),
+    "bwrap": LazyBackend("rewardkit.sandbox.local_backends:BwrapSandbox", LocalOptions),
+    "unsafe_local": LazyBackend("rewardkit.sandbox.local_backends:UnsafeLocalSandbox", LocalOptions),
+}
 
 
 @rewardkit.hookimpl
 def register_sandboxes(register: Any) -> None:
-    register("docker", docker_sandbox)
-    register("bwrap", bwrap_sandbox)
-    register("unsafe_local", unsafe_local_sandbox)
+    for name, factory in BACKENDS.items():
+        register(name, factory)
 
 
 @click.group("sandbox")

@@ -4,6 +4,9 @@ Docker multiplexes a non-TTY container's stdout/stderr on the attach socket in f
 (stream type, 3 zero bytes, 4-byte big-endian length). Inside the stdout stream the supervisor sends its
 own frames: a 4-byte big-endian length and a JSON object. Every read has a deadline: a missed deadline
 or a malformed frame raises ProtocolError and the slot is replaced.
+
+The container's command is LOADER; the first frame the host sends is the supervisor's own source (its
+modules, see `supervisor_bundle`), so that no command line in the container shows it.
 """
 
 from __future__ import annotations
@@ -16,15 +19,52 @@ import json
 import socket
 import struct
 import time
+from pathlib import Path
 from typing import Any
 
 from rewardkit.sandbox.api import ExecResult, Job
 
 MAX_RESPONSE = 64 << 20
+# Trusted programs one container keeps compiled; the supervisor keeps whatever it is asked to.
+KEPT_PROGRAMS_MAX = 16
+# The supervisor's modules in import order; each ships under its own name, so they import one another
+# inside the container exactly as on the host.
+BUNDLE = ("runner", "hygiene", "seccomp", "zygote", "supervisor")
+LOADER = """\
+import json, os, struct, sys, types
+def read(n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(0, n - len(data))
+        if not chunk:
+            raise SystemExit(0)
+        data += chunk
+    return data
+bundle = json.loads(read(struct.unpack(">I", read(4))[0]))
+for name in bundle["packages"]:
+    sys.modules[name] = types.ModuleType(name)
+    sys.modules[name].__path__ = []
+for name, source in bundle["modules"]:
+    module = sys.modules[name] = types.ModuleType(name)
+    parent, _, child = name.rpartition(".")
+    setattr(sys.modules[parent], child, module)
+    exec(compile(source, name, "exec"), module.__dict__)
+sys.modules[bundle["main"]].main()
+"""
 
 
 class ProtocolError(Exception):
     """The supervisor misbehaved, went away or missed its deadline."""
+
+
+@functools.lru_cache(maxsize=1)
+def supervisor_bundle() -> bytes:
+    """The frame LOADER reads first: the supervisor's modules, sources as on disk."""
+    folder = Path(__file__).parent
+    modules = [[f"rewardkit.sandbox.{name}", (folder / f"{name}.py").read_text()] for name in BUNDLE]
+    bundle = {"packages": ["rewardkit", "rewardkit.sandbox"], "modules": modules}
+    body = json.dumps({**bundle, "main": "rewardkit.sandbox.supervisor"}).encode()
+    return struct.pack(">I", len(body)) + body
 
 
 class AttachChannel:
@@ -38,13 +78,14 @@ class AttachChannel:
         self._frame_stream = 1
         self._raw = bytearray()
 
+    def boot(self, deadline: float) -> None:
+        """Send the supervisor its source and wait until it answers a ping."""
+        self._send(supervisor_bundle(), deadline)
+        self.request({"ping": True}, deadline)
+
     def request(self, payload: dict[str, Any], deadline: float) -> dict[str, Any]:
         body = json.dumps(payload).encode()
-        try:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            self.sock.sendall(struct.pack(">I", len(body)) + body)
-        except OSError as error:
-            raise ProtocolError(f"cannot send job to the sandbox supervisor: {error}") from None
+        self._send(struct.pack(">I", len(body)) + body, deadline)
         size = struct.unpack(">I", self._read_stdout(4, deadline))[0]
         if size > MAX_RESPONSE:
             raise ProtocolError(f"supervisor announced a {size}-byte response")
@@ -63,6 +104,13 @@ class AttachChannel:
         if self._keepalive is not None:
             with contextlib.suppress(OSError):
                 self._keepalive.close()
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        try:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            self.sock.sendall(data)
+        except OSError as error:
+            raise ProtocolError(f"cannot send to the sandbox supervisor: {error}") from None
 
     # -- demultiplexing ----------------------------------------------------------------------------
     def _read_stdout(self, n: int, deadline: float) -> bytes:
@@ -106,32 +154,29 @@ class AttachChannel:
             self._frame_left -= take
 
 
-# Trusted programs one container keeps compiled; the supervisor keeps whatever it is asked to.
-KEPT_PROGRAMS_MAX = 16
-
-
 def job_request(job: Job, mode: str, kept: set[str]) -> dict[str, Any]:
-    """The request for `job`. A trusted program in fork mode travels once per container: `kept` holds
-    the digests this container already keeps, and gains the digest when this request asks it to keep one.
-    """
-    request: dict[str, Any] = {
-        "code": job.code,
-        "stdin": base64.b64encode(job.stdin).decode(),
-        "files": {name: base64.b64encode(data).decode() for name, data in job.files.items()},
-        "timeout": job.limits.timeout,
-        "memory": job.limits.memory,
-        "output": job.limits.output,
-        "mode": mode,
-    }
-    if job.trusted and mode == "fork":
-        digest = program_digest(job.code)
-        request["program"] = digest
-        if digest in kept:
-            del request["code"]
-        elif len(kept) < KEPT_PROGRAMS_MAX:
-            request["keep"] = True
-            kept.add(digest)
+    """The request for `job`. A trusted program travels once per container: `kept` holds the digests
+    this container already keeps, and gains a digest when this request asks it to keep one. The judge is
+    always trusted; the program is when the job says so and runs in the forked interpreter."""
+    limits = {"timeout": job.limits.timeout, "memory": job.limits.memory, "output": job.limits.output}
+    program = _program(job.code, job.trusted and mode == "fork", kept)
+    program.update(stdin=_b64(job.stdin), files={name: _b64(data) for name, data in job.files.items()})
+    request: dict[str, Any] = {"limits": limits, "mode": mode, "program": program}
+    if job.judge is not None:
+        request["judge"] = {**_program(job.judge.code, True, kept), "stdin": _b64(job.judge.stdin)}
     return request
+
+
+def _program(code: str, keepable: bool, kept: set[str]) -> dict[str, Any]:
+    if not keepable:
+        return {"source": code}
+    digest = program_digest(code)
+    if digest in kept:
+        return {"digest": digest}
+    if len(kept) < KEPT_PROGRAMS_MAX:
+        kept.add(digest)
+        return {"digest": digest, "source": code, "keep": True}
+    return {"digest": digest, "source": code}
 
 
 @functools.lru_cache(maxsize=64)
@@ -139,8 +184,12 @@ def program_digest(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def parse_result(reply: dict[str, Any]) -> tuple[ExecResult, bool]:
-    """The ExecResult and whether the slot is still clean enough for another job."""
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def parse_result(reply: dict[str, Any]) -> tuple[ExecResult, list[str]]:
+    """The ExecResult, and what the supervisor found left of the job (empty: the slot is clean)."""
     if "refused" in reply:
         raise ProtocolError(f"the sandbox supervisor refused the job: {reply['refused']}")
     try:
@@ -151,7 +200,10 @@ def parse_result(reply: dict[str, Any]) -> tuple[ExecResult, bool]:
             stderr=base64.b64decode(reply.get("stderr", "")),
             duration=float(reply.get("duration", 0.0)),
             truncated=bool(reply.get("truncated", False)),
+            verdict=base64.b64decode(reply.get("verdict", "")),
+            judge_log=base64.b64decode(reply.get("judge_log", "")),
         )
+        problems = [str(problem) for problem in reply["problems"]]
     except (KeyError, TypeError, ValueError) as error:
         raise ProtocolError(f"supervisor sent an incomplete result: {error}") from None
-    return result, bool(reply.get("healthy", False))
+    return result, problems

@@ -24,16 +24,46 @@ from rewardkit.errors import ConfigError
 from rewardkit.sandbox.api import Sandbox
 
 REQUIRE_ENV = "REWARDKIT_REQUIRE_DOCKER"
-PROBE = (
-    "import os, builtins\n"
-    "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid())]\n"
-    "print('procs', len(others))\n"
-    "print('tmp', sorted(os.listdir('/tmp')), sorted(os.listdir('.')))\n"
-    "print('shm', sorted(os.listdir('/dev/shm')) if os.path.isdir('/dev/shm') else [])\n"
-    "print('builtins', hasattr(builtins, 'POISON'), print is builtins.print)\n"
+PROBE = """\
+import builtins, os
+def uid(pid):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
+    except (OSError, StopIteration):
+        return None
+def listing(path):
+    return sorted(os.listdir(path)) if os.path.isdir(path) else []
+def lines(path):
+    try:
+        with open(path) as table:
+            return table.read().splitlines()[1:]
+    except OSError:
+        return []
+def memory_stat():
+    for path in ("/sys/fs/cgroup/memory/memory.stat", "/sys/fs/cgroup/memory.stat"):
+        try:
+            with open(path) as stat:
+                return {key: int(value) for key, value in (line.split() for line in stat)}
+        except OSError:
+            pass
+    return {}
+me = os.getpid()
+mine = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me) and uid(p) == os.getuid()]
+print("procs", len(mine))
+print("tmp", listing("/tmp"), listing("."))
+print("shm", listing("/dev/shm"), "mqueue", listing("/dev/mqueue"))
+print("sysv ipc", sum(len(lines(f"/proc/sysvipc/{kind}")) for kind in ("shm", "msg", "sem")))
+stat = memory_stat()
+shmem = stat.get("total_shmem", stat.get("shmem", 0))
+print("shmem", "ok" if shmem < 4 << 20 else f"{shmem >> 20} MiB")
+print("builtins", hasattr(builtins, "POISON"), print is builtins.print)
+"""
+CLEAN_PROBE = (
+    b"procs 0\ntmp ['job'] ['main.py']\nshm [] mqueue []\nsysv ipc 0\nshmem ok\nbuiltins False True\n"
 )
-CLEAN_PROBE = b"procs 0\ntmp ['job'] ['main.py']\nshm []\nbuiltins False True\n"
-"""Run PROBE after a job in the same slot: CLEAN_PROBE is its output when nothing was left behind."""
+"""Run PROBE after a job in the same slot: CLEAN_PROBE is its output when nothing was left behind (no
+process of the job's user, no file, no IPC object, no shared memory in use)."""
 
 
 def docker_unavailable_reason(packages: tuple[str, ...] = ()) -> str | None:

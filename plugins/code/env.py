@@ -10,7 +10,7 @@ from pydantic import Field
 
 import rewardkit as rk
 from rewardkit.data import DataSource, iter_records
-from rewardkit.errors import ConfigError
+from rewardkit.errors import ConfigError, UnknownNameError
 from rewardkit.plugins.code.extract import extract_code
 from rewardkit.plugins.code.formats import (
     SAMPLE_FORMAT,
@@ -21,7 +21,8 @@ from rewardkit.plugins.code.formats import (
     mbpp_sample,
 )
 from rewardkit.plugins.code.verdicts import make_job, read_outcome, summary
-from rewardkit.sandbox import Limits, Sandbox, make_sandbox
+from rewardkit.sandbox import Limits, Sandbox, make_sandbox, options_model
+from rewardkit.sandbox.options import validate_options
 
 PRESETS = {
     "humaneval": DataSource(hub="openai/openai_humaneval", split="test"),
@@ -42,8 +43,8 @@ class CodeConfig(rk.EnvConfig):
     memory_mb: int = Field(512, ge=32)
     output_bytes: int = Field(1 << 20, ge=1024)
     sandbox: str = "docker"
-    # e.g. {"pool_size": 4, "packages": ["numpy"]}. Docker: pool_size is the most containers; only
-    # min(pool_size, CPU cores) start up front, more when jobs wait for a slot (see DockerSandbox).
+    # The backend's own typed options (rewardkit.sandbox.options), checked when the environment is made:
+    # e.g. {"pool_size": 4, "packages": ["numpy"]} for docker.
     sandbox_options: dict[str, Any] = {}
 
 
@@ -62,6 +63,19 @@ class CodeEnv(rk.Environment):
         super().__init__(config, **overrides)
         self._sandbox: Sandbox | None = None
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def make_config(cls, config: Any = None, **overrides: Any) -> Any:
+        """The config, with `sandbox` a registered backend and `sandbox_options` valid for it."""
+        made = super().make_config(config, **overrides)
+        where = f"{cls.name}.config"
+        try:
+            model = options_model(made.sandbox)
+        except UnknownNameError as error:
+            raise ConfigError(f"{where}.sandbox: {error}") from None
+        if model is not None:
+            validate_options(model, made.sandbox_options, f"{where}.sandbox_options")
+        return made
 
     def metadata(self) -> rk.EnvMetadata:
         meta = super().metadata()
@@ -123,11 +137,10 @@ class CodeEnv(rk.Environment):
             await self.setup()
         assert self._sandbox is not None
         limits = Limits(self.config.timeout, self.config.memory_mb << 20, self.config.output_bytes)
-        job, nonce = make_job(plan, limits)
-        result = await asyncio.to_thread(self._sandbox.run_job, job)
+        result = await asyncio.to_thread(self._sandbox.run_job, make_job(plan, limits))
         if result.status == "sandbox_error":
             return rk.RewardResult.failure(f"sandbox_error: {result.error}", sandbox_status=result.status)
-        outcome = read_outcome(plan, result, nonce, self.config.output_match, self.config.float_tolerance)
+        outcome = read_outcome(plan, result, self.config.output_match, self.config.float_tolerance)
         fraction = outcome.n_passed / plan.n_tests
         all_passed = outcome.n_passed == plan.n_tests and outcome.finished
         score = fraction if self.config.reward == "fraction" else float(all_passed)

@@ -1,13 +1,17 @@
-"""Test formats: how a sample's `info` turns into a harness spec, and how records become Samples.
+"""Test formats: how a sample's `info` turns into the judge's spec, and how records become Samples.
 
 humaneval: info {prompt, test (defines check(candidate)), entry_point}; the program is prompt + code, so
-           both a bare function body and a complete function work.
-mbpp:      info {test_list (assert lines), test_imports, test_setup}
+           both a bare function body and a complete function work. The tests run beside the prompt (its
+           imports and helpers), never beside the solution: `candidate` and the entry point call into it.
+mbpp:      info {test_list (assert lines), test_imports, test_setup, entry_points}; `entry_points` names
+           the functions the tests call (taken from the reference solution, which may shadow a builtin:
+           MBPP 126 is `sum`). Other names the tests use and nothing trusted defines are the solution's.
 stdio:     info {cases: [{input, output}]} or APPS-style {input_output: {"inputs": [...], "outputs": [...]}}
 """
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,17 +69,25 @@ def detect_format(info: Mapping[str, Any]) -> str | None:
 
 def make_plan(fmt: str, info: Mapping[str, Any], code: str, test_timeout: float) -> Plan:
     if fmt == "humaneval":
-        test = f"{info['test']}\ncheck(candidate)\n"
-        spec = {"format": fmt, "tests": [test], "entry_point": info["entry_point"], "timeout": test_timeout}
-        return Plan(fmt, f"{info.get('prompt', '')}\n{code}", spec)
+        entry = info["entry_point"]
+        tests = [f"{info['test']}\ncheck(candidate)\n"]
+        spec = _call_spec(fmt, tests, test_timeout, prompt=info.get("prompt", ""), entry_points=[entry])
+        return Plan(fmt, f"{info.get('prompt', '')}\n{code}", {**spec, "candidate": entry})
     if fmt == "mbpp":
         setup = "\n".join([*info.get("test_imports", []), info.get("test_setup", "") or ""])
-        spec = {"format": fmt, "tests": list(info["test_list"]), "setup": setup, "timeout": test_timeout}
+        entry_points = list(
+            info.get("entry_points") or ([info["entry_point"]] if "entry_point" in info else [])
+        )
+        spec = _call_spec(fmt, list(info["test_list"]), test_timeout, setup=setup, entry_points=entry_points)
         return Plan(fmt, code, spec)
     if fmt == "stdio":
         inputs, outputs = stdio_cases(info)
         return Plan(fmt, code, {"format": fmt, "inputs": inputs, "timeout": test_timeout}, tuple(outputs))
     raise ValueError(f"unknown test format {fmt!r}; use one of {FORMATS}")
+
+
+def _call_spec(fmt: str, tests: list[str], timeout: float, **parts: Any) -> dict[str, Any]:
+    return {"format": fmt, "prompt": "", "setup": "", "tests": tests, "timeout": timeout, **parts}
 
 
 def stdio_cases(info: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -122,17 +134,34 @@ def mbpp_sample(record: Mapping[str, Any]) -> Sample:
         "test_list": tests,
         "test_imports": list(record.get("test_imports") or []),
         "test_setup": record.get("test_setup_code", "") or "",
+        "entry_points": called_definitions(record.get("code") or "", tests),
     }
     return Sample(id=f"mbpp/{record['task_id']}", prompt=[user(text)], answer=record.get("code"), info=info)
+
+
+def called_definitions(reference: str, tests: list[str]) -> list[str]:
+    """Top-level functions and classes of the reference solution that the tests use by name."""
+    try:
+        defined = {
+            node.name
+            for node in ast.parse(reference).body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        }
+        used = {node.id for test in tests for node in ast.walk(ast.parse(test)) if isinstance(node, ast.Name)}
+    except SyntaxError:
+        return []
+    return sorted(defined & used)
 
 
 def generic_sample(record: Mapping[str, Any], index: int) -> Sample:
     """Records already shaped like samples: {id, prompt|question, answer|solution, info|cases...}."""
     info = dict(record.get("info") or {})
-    for key in ("cases", "input_output", "test_list", "test_imports", "test", "entry_point"):
+    for key in ("cases", "input_output", "test_list", "test_imports", "test", "entry_point", "entry_points"):
         if key in record and key not in info:
             info[key] = record[key]
     prompt = record.get("prompt") or record.get("question") or ""
+    if "test" in info and "entry_point" in info and isinstance(prompt, str):
+        info.setdefault("prompt", prompt)  # HumanEval-shaped: its tests run beside the prompt's helpers
     return Sample(
         id=str(record.get("id", record.get("task_id", index))),
         prompt=[user(prompt)] if isinstance(prompt, str) else list(prompt),

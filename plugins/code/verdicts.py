@@ -1,29 +1,31 @@
-"""Host side of a test run: build the sandbox job from a Plan, read the nonce-tagged verdicts back."""
+"""Host side of a test run: the sandbox job for a Plan (a judge and the program it judges), and the
+outcome read back from the judge's verdict lines."""
 
 from __future__ import annotations
 
-import base64
 import json
 import math
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rewardkit.plugins.code.formats import Plan
-from rewardkit.sandbox.api import ExecResult, Job, Limits
+from rewardkit.sandbox.api import ExecResult, Job, Judge, Limits
 
-HARNESS = (Path(__file__).parent / "harness_main.py").read_text()
+_HERE = Path(__file__).parent
+# Both sides speak plain data, so each program carries the codec's source ahead of its own.
+_CODEC = (_HERE / "plaindata.py").read_text()
+JUDGE = _CODEC + "\n" + (_HERE / "judge_main.py").read_text()
+PROGRAM = _CODEC + "\n" + (_HERE / "program_main.py").read_text()
 
 
 @dataclass
 class Outcome:
-    """Per-test results of one sample. `passed[i]` is None when test i never reported (early exit)."""
+    """Per-test results of one sample. `passed[i]` is None when test i never reported."""
 
     passed: list[bool | None]
     details: list[str] = field(default_factory=list)
     load_error: str | None = None
-    tampered: str | None = None
     finished: bool = False
 
     @property
@@ -31,56 +33,39 @@ class Outcome:
         return sum(1 for p in self.passed if p)
 
 
-def make_job(plan: Plan, limits: Limits) -> tuple[Job, bytes]:
-    nonce = secrets.token_hex(16).encode()
-    files = {"solution.py": plan.program.encode(), "spec.json": json.dumps(plan.spec).encode()}
-    # The harness is ours, so the sandbox may compile it once; the model's code travels as a file.
-    return Job(HARNESS, stdin=nonce + b"\n", files=files, limits=limits, trusted=True), nonce
+def make_job(plan: Plan, limits: Limits) -> Job:
+    """The model's code travels as a file of the program process; the tests go only to the judge."""
+    judge = Judge(JUDGE, stdin=json.dumps(plan.spec).encode())
+    return Job(
+        PROGRAM, files={"solution.py": plan.program.encode()}, limits=limits, trusted=True, judge=judge
+    )
 
 
-def read_outcome(plan: Plan, result: ExecResult, nonce: bytes, normalize: str, tolerance: float) -> Outcome:
+def read_outcome(plan: Plan, result: ExecResult, normalize: str, tolerance: float) -> Outcome:
     outcome = Outcome(passed=[None] * plan.n_tests, details=[""] * plan.n_tests)
-    prefix = nonce + b" "
-    for line in result.stdout.split(b"\n"):
-        if line.startswith(prefix):
-            _apply(
-                outcome, plan, line[len(prefix) :].decode("ascii", "replace").split(" "), normalize, tolerance
-            )
-    if outcome.tampered:
-        outcome.passed = [False] * plan.n_tests
+    for line in result.verdict.splitlines():
+        try:
+            verdict = json.loads(line)
+        except ValueError:
+            continue  # cut short by the output cap: the tests after it never reported
+        _apply(outcome, plan, verdict, normalize, tolerance)
     return outcome
 
 
-def _apply(outcome: Outcome, plan: Plan, words: list[str], normalize: str, tolerance: float) -> None:
-    kind = words[0]
-    if kind == "done":
+def _apply(outcome: Outcome, plan: Plan, verdict: dict[str, Any], normalize: str, tolerance: float) -> None:
+    if verdict.get("done"):
         outcome.finished = True
-    elif kind == "tampered":
-        outcome.tampered = words[1] if len(words) > 1 else "?"
-    elif kind == "load" and words[1] == "fail":
-        outcome.load_error = _b64(words[2]) if len(words) > 2 else "load failed"
+    elif verdict.get("load") == "fail":
+        outcome.load_error = str(verdict.get("detail") or "load failed")
         outcome.passed = [False] * plan.n_tests
-    elif kind in ("test", "case") and len(words) >= 3 and words[1].isdigit():
-        index = int(words[1])
-        if index >= plan.n_tests:
-            return
-        detail = _b64(words[3]) if len(words) > 3 else ""
-        if kind == "test":
-            outcome.passed[index] = words[2] == "pass"
-            outcome.details[index] = detail
-        else:
-            ok = words[2] == "ran" and same_output(detail, plan.expected[index], normalize, tolerance)
-            outcome.passed[index] = ok
-            outcome.details[index] = (
-                "" if ok else f"{words[2]}: wrong output" if words[2] == "ran" else words[2]
-            )
-
-
-def _b64(text: str) -> str:
-    try:
-        return base64.b64decode(text).decode("utf-8", "replace")
-    except ValueError:
-        return ""
+    elif "test" in verdict and 0 <= verdict["test"] < plan.n_tests:
+        outcome.passed[verdict["test"]] = verdict["verdict"] == "pass"
+        outcome.details[verdict["test"]] = str(verdict.get("detail", ""))
+    elif "case" in verdict and 0 <= verdict["case"] < plan.n_tests:
+        index, ran = verdict["case"], verdict["verdict"]
+        ok = ran == "ran" and same_output(str(verdict["output"]), plan.expected[index], normalize, tolerance)
+        outcome.passed[index] = ok
+        outcome.details[index] = "" if ok else f"{ran}: wrong output" if ran == "ran" else str(ran)
 
 
 def same_output(actual: str, expected: str, mode: str, tolerance: float) -> bool:
@@ -122,5 +107,4 @@ def summary(outcome: Outcome) -> dict[str, Any]:
         "total": len(outcome.passed),
         "finished": outcome.finished,
         **({"load_error": outcome.load_error} if outcome.load_error else {}),
-        **({"tampered": outcome.tampered} if outcome.tampered else {}),
     }

@@ -103,7 +103,8 @@ def test_a_trusted_program_travels_once_per_container(docker_client, monkeypatch
             )
             result = sandbox.run_job(job)
             assert (result.status, result.stdout) == ("ok", f"{i} f\n".encode())
-    sent_code_and_keep = [("code" in job, job.get("keep", False)) for job in sent if "ping" not in job]
+    programs = [job["program"] for job in sent if "ping" not in job]
+    sent_code_and_keep = [("source" in program, program.get("keep", False)) for program in programs]
     assert sent_code_and_keep[:3] == [(True, True), (False, False), (False, False)]
     # The container keeps n programs; beyond that, the code is sent with every job and nothing is kept.
     later = [(False, False)] + [(True, True)] * (n - 1) + [(True, False)] * 3
@@ -113,9 +114,9 @@ def test_a_trusted_program_travels_once_per_container(docker_client, monkeypatch
 def test_a_program_the_supervisor_does_not_keep_is_retried_on_a_fresh_slot(docker_client) -> None:
     job = Job("print('harness')", limits=Limits(timeout=5), trusted=True)
     with DockerSandbox(pool_size=1, retries=1) as sandbox:
-        slot = sandbox._ready.get()
+        slot = sandbox._pool.acquire()
         slot.kept_programs.add(program_digest(job.code))  # the host believes wrongly that it was sent
-        sandbox._ready.put(slot)
+        sandbox._pool.release(slot)
         result = sandbox.run_job(job)
         assert (result.status, result.stdout) == ("ok", b"harness\n")
         assert sandbox.stats["sandbox_errors"] == 1 and sandbox.stats["recycled"] == 1
@@ -167,7 +168,7 @@ def test_pool_start_recycle_close_leaves_no_containers(docker_client) -> None:
 
 
 def test_jobs_start_before_the_whole_pool_is_up(docker_client, monkeypatch) -> None:
-    new_slot = DockerSandbox._new_slot
+    new_slot = DockerSandbox._open_slot
     calls = []
 
     def slow_after_the_first(self):
@@ -176,7 +177,7 @@ def test_jobs_start_before_the_whole_pool_is_up(docker_client, monkeypatch) -> N
             time.sleep(3)
         return new_slot(self)
 
-    monkeypatch.setattr(DockerSandbox, "_new_slot", slow_after_the_first)
+    monkeypatch.setattr(DockerSandbox, "_open_slot", slow_after_the_first)
     started = time.monotonic()
     sandbox = DockerSandbox(pool_size=3, warm_slots=3).start()
     try:
