@@ -17,10 +17,11 @@ from collections.abc import Iterator
 
 PROGRAM_UID = 65534  # the untrusted program
 JUDGE_UID = 65533  # the trusted judge of judged jobs
-WORK_ROOTS = ("/tmp", "/dev/shm", "/dev/mqueue")
+MQUEUE = "/dev/mqueue"
+WORK_ROOTS = ("/tmp", "/dev/shm", MQUEUE)
 WIPE_BUDGET = 2.0  # seconds; the inode caps of the tmpfs mounts bound the work, this bounds the time
 KILL_ROUNDS = 200
-MEMORY_MARGIN = 32 << 20  # bytes of anonymous + shared memory above the baseline that still count as clean
+MEMORY_MARGIN = 16 << 20  # bytes of memory held by no live process that still count as clean
 SYSV_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem")
 CGROUP_V1 = "/sys/fs/cgroup/memory/"
 CGROUP_V2 = "/sys/fs/cgroup/"
@@ -148,17 +149,33 @@ def ipc_objects() -> list[str]:
     for path in SYSV_IPC:
         with contextlib.suppress(OSError), open(path) as table:
             found += [f"{path}: {line.split()[1]}" for line in table.readlines()[1:] if line.strip()]
-    return found + [f"/dev/mqueue/{name}" for name in _entries("/dev/mqueue")]
+    return found + [f"{MQUEUE}/{name}" for name in _entries(MQUEUE)]
 
 
 def memory_in_use() -> int | None:
-    """Anonymous plus shared (tmpfs, shm) memory of the container's memory cgroup, in bytes: what a job
-    could leave behind to starve the next one. Page cache is left out (the kernel reclaims it)."""
+    """Anonymous plus shared (tmpfs, shm) memory of the container's memory cgroup, in bytes. Page cache is
+    left out (the kernel reclaims it)."""
     values = _cgroup_values(CGROUP_V1 + "memory.stat") or _cgroup_values(CGROUP_V2 + "memory.stat")
     if not values:
         return None
     anon = values.get("total_rss", values.get("rss", values.get("anon", 0)))
     return anon + values.get("total_shmem", values.get("shmem", 0))
+
+
+def memory_left(live: set[int]) -> int | None:
+    """Memory in use that none of the `live` processes holds: what a job could leave behind (in shared
+    memory, or in a process that escaped) to starve the next one. Pages the live processes share with one
+    another count once per process here, so this errs on the side of zero."""
+    used = memory_in_use()
+    return None if used is None else max(0, used - sum(map(_anonymous, live)))
+
+
+def _anonymous(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) << 10 for line in status if line.startswith("RssAnon:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
 
 
 def oom_kills() -> int | None:
@@ -175,13 +192,14 @@ def _cgroup_values(path: str) -> dict[str, int]:
         return {}
 
 
-def problems(spare_alive: bool, swept: bool, wiped: bool, baseline: int | None) -> list[str]:
-    """Why the slot is not clean after a job; empty when it is."""
+def problems(live: set[int], zygote_alive: bool, swept: bool, wiped: bool) -> list[str]:
+    """Why the slot is not clean after a job; empty when it is. `live`: the processes meant to outlive a
+    job (us, the zygote, the judge)."""
     found = [] if swept else ["job processes survived SIGKILL"]
     found += [] if wiped else ["the wipe left files or ran out of time"]
-    found += [] if spare_alive else ["the zygote died"]
+    found += [] if zygote_alive else ["the zygote died"]
     found += [f"IPC object left: {name}" for name in ipc_objects()]
-    used = memory_in_use()
-    if baseline is not None and used is not None and used > baseline + MEMORY_MARGIN:
-        found.append(f"{(used - baseline) >> 20} MiB of memory still in use")
+    left = memory_left(live)
+    if left is not None and left > MEMORY_MARGIN:
+        found.append(f"{left >> 20} MiB of memory held by no process")
     return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import shutil
 import signal
@@ -28,9 +29,13 @@ from typing import Any
 
 from rewardkit.errors import ConfigError
 from rewardkit.sandbox.api import ExecResult, Job, Sandbox
+from rewardkit.sandbox.hygiene import wipe_root
 from rewardkit.sandbox.options import LocalOptions, validate_options
 from rewardkit.sandbox.runner import JOB_ENV, LINK_ENV, Capture, Pump, classify, exit_fd, set_rlimits
 
+logger = logging.getLogger(__name__)
+
+WIPE_BUDGET = 30.0  # seconds to remove a job's directory
 SLOT_UID_BASE = 61000  # host uids of bwrap job processes when running as root
 NPROC = 64
 ROLE_UIDS = {"program": 65534, "judge": 65533}  # inside bubblewrap's user namespace
@@ -86,7 +91,8 @@ class LocalSandbox(Sandbox):
         self.concurrency = self.options.concurrency or os.cpu_count() or 1
 
     def run_job(self, job: Job) -> ExecResult:
-        with tempfile.TemporaryDirectory(prefix=f"rewardkit-{self.name}-") as root:
+        root = tempfile.mkdtemp(prefix=f"rewardkit-{self.name}-")
+        try:
             os.chmod(root, 0o711)  # each role's own uid passes through to its directory, and no further
             try:
                 program_dir = _job_dir(root, "program", job.code, job.files)
@@ -94,6 +100,12 @@ class LocalSandbox(Sandbox):
             except (OSError, ValueError) as error:
                 return ExecResult(status="error", stderr=str(error).encode(), exit_code=1)
             return self._run(job, program_dir, judge_dir)
+        finally:
+            # Whatever the job made (a tree of any depth, a flood of directories) goes without recursion.
+            if wipe_root(root, time.monotonic() + WIPE_BUDGET):
+                os.rmdir(root)
+            else:
+                logger.warning("could not remove %s within %gs", root, WIPE_BUDGET)
 
     def _run(self, job: Job, program_dir: str, judge_dir: str | None) -> ExecResult:
         start = time.monotonic()

@@ -33,7 +33,7 @@ BUNDLE = ("runner", "hygiene", "seccomp", "zygote", "supervisor")
 LOADER = """\
 import json, os, struct, sys, types
 def read(n):
-    data = b""
+    data = bytearray()
     while len(data) < n:
         chunk = os.read(0, n - len(data))
         if not chunk:

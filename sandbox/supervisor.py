@@ -85,11 +85,10 @@ class Judge:
         self.control = ours
         self.kept: set[str] = set()
 
-    def start(self, part: dict[str, Any], link: list[int]) -> tuple[int, int, int]:
+    def start(self, digest: str | None, source: str, link: list[int]) -> tuple[int, int, int]:
         """Hand it a job: its program and fresh pipes; returns our ends (stdin, stdout, stderr)."""
         stdio = [os.pipe() for _ in range(3)]
-        digest = part.get("digest")
-        message = {"digest": digest} if digest in self.kept else {"digest": digest, "source": part["source"]}
+        message = {"digest": digest} if digest in self.kept else {"digest": digest, "source": source}
         theirs = [stdio[0][0], stdio[1][1], stdio[2][1], *link]
         socket.send_fds(self.control, [json.dumps(message).encode()], theirs)
         for fd in theirs:
@@ -115,8 +114,8 @@ class Judge:
 class Supervisor:
     def __init__(self, spawner: zygote.Zygote) -> None:
         self.zygote = spawner
+        self.programs: dict[str, str] = {}  # trusted programs kept, by digest (the host bounds how many)
         self.judge: Judge | None = Judge(spawner)
-        self.baseline = hygiene.memory_in_use()
         self.oom_kills = hygiene.oom_kills()
         self.program = Program(spawner)
 
@@ -140,22 +139,24 @@ class Supervisor:
             self.program = Program(self.zygote)
 
     def keep_programs(self, request: dict[str, Any]) -> str | None:
-        """Pass trusted programs the host asks us to keep to the zygote (the judge keeps its own).
-        Returns why the job cannot run, or None."""
-        for part, known in (
-            (request["program"], self.zygote.kept),
-            (request.get("judge") or {}, self._judge_kept()),
-        ):
+        """Keep the trusted programs the host asks us to keep (the host then sends only their digest);
+        the program's also go to the zygote, so program processes inherit them compiled. Returns why the
+        job cannot run, or None."""
+        for role in ("program", "judge"):
+            part = request.get(role) or {}
             digest = part.get("digest")
-            if digest is not None and digest not in known and "source" not in part:
+            if digest is None or digest in self.programs:
+                continue
+            if "source" not in part:
                 return f"unknown program {digest}: send its code again"
-        part = request["program"]
-        if part.get("keep") and part.get("digest") not in self.zygote.kept:
-            self.zygote.keep(part["digest"], part["source"])
+            if part.get("keep"):
+                self.programs[digest] = part["source"]
+                if role == "program":
+                    self.zygote.keep(digest, part["source"])
         return None
 
-    def _judge_kept(self) -> set[str]:
-        return self.judge.kept if self.judge is not None else set()
+    def source(self, part: dict[str, Any]) -> str:
+        return str(part["source"]) if "source" in part else self.programs[part["digest"]]
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
         limits, judged = request["limits"], request.get("judge") is not None
@@ -168,7 +169,10 @@ class Supervisor:
         pump.read(program.stdout, "stdout")
         pump.read(program.stderr, "stderr")
         if judge is not None:
-            judge_in, verdict, judge_log = judge.start(request["judge"], program.judge_ends())
+            part = request["judge"]
+            judge_in, verdict, judge_log = judge.start(
+                part.get("digest"), self.source(part), program.judge_ends()
+            )
             pump.feed(judge_in, _b64(request["judge"].get("stdin")))
             pump.read(verdict, "verdict")
             pump.read(judge_log, "judge_log")
@@ -194,7 +198,8 @@ class Supervisor:
         oom_killed = kills is not None and self.oom_kills is not None and kills > self.oom_kills
         self.oom_kills = kills
         log = capture.get("judge_log" if judge is not None else "stderr")
-        problems = hygiene.problems(self.zygote.pid not in statuses, swept, hygiene.wipe(), self.baseline)
+        live = {1, *self._spares()}
+        problems = hygiene.problems(live, self.zygote.pid not in statuses, swept, hygiene.wipe())
         return {
             "status": classify(code, ending, capture.truncated, log, oom_killed),
             "exit_code": code,
@@ -245,13 +250,13 @@ def read_frame(fd: int) -> bytes | None:
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
-    data = b""
+    data = bytearray()
     while len(data) < n:
-        chunk = os.read(fd, n - len(data))
+        chunk = os.read(fd, min(n - len(data), 1 << 20))
         if not chunk:
             return None
         data += chunk
-    return data
+    return bytes(data)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -59,12 +59,10 @@ class Zygote:
         theirs.close()
         ours.settimeout(REPLY_TIMEOUT)
         self.sock = ours
-        self.kept: set[str] = set()
 
     def keep(self, digest: str, source: str) -> None:
         """Program processes forked from now on have this program compiled."""
         self._ask({"keep": digest, "source": source})
-        self.kept.add(digest)
 
     def spawn(self, role: str, fds: list[int]) -> int:
         """Fork a job process of `role`; a program's fds are its stdin, stdout, stderr, request read end
