@@ -4,8 +4,8 @@ No network; read-only root; size- and inode-capped tmpfs at /tmp and /dev/shm; m
 and CPU limits; all capabilities dropped but the three the supervisor needs; no new privileges (which also
 lets the supervisor stack its seccomp filter, see seccomp.py); SysV IPC and POSIX message queues disabled
 or force-removed; kernel and host details masked; no logs on disk. The command is the supervisor's loader:
-its source arrives on stdin. Measured limits that hold on the target Docker hosts (cgroup v1 and v2, the
-default seccomp profile, no user-namespace remap) are what these settings rely on.
+its source arrives on stdin. Nothing here needs more than a stock daemon: cgroup v1 or v2, Docker's
+default seccomp profile, no user-namespace remapping.
 """
 
 from __future__ import annotations

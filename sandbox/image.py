@@ -2,7 +2,7 @@
 
 The tag is derived from what the image must contain (recipe version + extra packages), not from how it
 was built, so the Dockerfile build (registry reachable) and the offline debootstrap build (no registry)
-satisfy the same environment config. The supervisor is not baked in: it is passed to `python3 -c`.
+satisfy the same environment config. The supervisor is not baked in: it arrives on the container's stdin.
 """
 
 from __future__ import annotations

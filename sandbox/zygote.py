@@ -157,11 +157,11 @@ def place_fds(fds: list[int], targets: list[int], close_others: bool = True) -> 
     for fd in moved:
         os.close(fd)
     if close_others:
-        for fd in range(3, 64):
-            if fd not in targets:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        os.closerange(64, 1 << 16)
+        low = 3
+        for target in sorted({*targets, 1 << 16}):
+            if target >= low:
+                os.closerange(low, target)
+                low = target + 1
 
 
 def prepare_interpreter(path: str | None, stdio: tuple[Any, ...]) -> types.ModuleType:
@@ -190,7 +190,8 @@ def run_program(request: dict[str, Any], main: types.ModuleType) -> int:
         os.environ[LINK_ENV] = " ".join(map(str, LINK_FDS))
     else:
         os.closerange(LINK_FDS[0], LINK_FDS[1] + 1)
-    _write_file("main.py", source.encode())
+    if code is None:  # a program run from its source is main.py for tracebacks and for itself to read
+        _write_file("main.py", source.encode())
     if request.get("mode") == "exec":
         os.execve(sys.executable, [sys.executable, "-I", "main.py"], dict(os.environ))
     status = run_in_process(main, source, code)

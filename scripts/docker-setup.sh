@@ -37,6 +37,6 @@ tag="$("$PY" -c 'import sys; from rewardkit.cli.main import main; main(["sandbox
 if docker image inspect "$tag" >/dev/null 2>&1; then
   say "sandbox image $tag already built"
 else
-  say "building sandbox image $tag (offline debootstrap build takes ~1-2 min; the rootfs is cached)"
+  say "building sandbox image $tag (the first offline build runs debootstrap; its root filesystem is cached)"
   "$PY" -c 'import sys; from rewardkit.cli.main import main; main(["sandbox", "build", *sys.argv[1:]])' "$@"
 fi

@@ -6,7 +6,8 @@
 Runs as the sandbox's judge user, in a process the program's user cannot read, signal, trace or write to.
 The tests' namespace is built from the trusted prompt, setup and tests only; the solution's functions are
 proxies that send plain-data arguments to the program process and return the plain data it sends back, so
-no object, frame or hook of the solution ever exists here. Verdicts are JSON lines on our stdout, which
+no object, frame or hook of the solution ever exists here. Builtins and the prompt's names always win over
+the solution's (see TestBuiltins). Verdicts are JSON lines on our stdout, which
 only this process writes:
   {"load": "ok"} | {"load": "fail", "detail": ...}
   {"test": i, "verdict": "pass" | "fail" | "timeout", "detail": ...}      (function formats)
@@ -22,7 +23,6 @@ import os
 import signal
 import sys
 import time
-import types
 
 GRACE = 1.0  # seconds the judge waits beyond the program's own limit for its answer
 # Exceptions a solution may raise into the tests by name. Never StopIteration & co: raised inside a test's
@@ -126,38 +126,30 @@ class Proxy:
         return f"<solution function {self.name}>"
 
 
-def free_names(code):
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= free_names(const)
-    return names
+class TestBuiltins(dict):
+    """The builtins the tests see: Python's own; then, for a name nothing trusted defines, the solution's
+    (a function becomes a proxy, a plain value is copied, a module is imported here, from the image). Only
+    names the tests actually look up are asked for, each once."""
 
+    def __init__(self, program):
+        super().__init__(vars(builtins))
+        self.program = program
 
-def bind_solution_names(program, spec, namespace, codes):
-    """Names the tests use that neither the prompt, the setup nor the builtins define: the solution's.
-    Functions become proxies, plain values are copied, modules are imported here, from the image."""
-    wanted = sorted(
-        {name for code in codes for name in free_names(code)} - set(namespace) - set(dir(builtins))
-    )
-    if not wanted:
-        return
-    try:
-        reply = program.within(spec["timeout"], lambda: program.ask("names", wanted))
-    except (TestTimeout, CandidateError):
-        return
-    found = reply[1] if reply[0] == "ok" and isinstance(reply[1], dict) else {}
-    for name in set(wanted) & set(found):
-        what = found[name]
-        if what == "call":
-            namespace[name] = Proxy(program, name)
-        elif isinstance(what, tuple) and len(what) == 2 and what[0] == "value":
-            namespace[name] = what[1]
-        elif isinstance(what, tuple) and len(what) == 2 and what[0] == "module" and isinstance(what[1], str):
+    def __missing__(self, name):
+        what = self.program.ask("resolve", name)
+        if what == ("call",):
+            value = Proxy(self.program, name)
+        elif len(what) == 2 and what[0] == "value":
+            value = what[1]
+        elif len(what) == 2 and what[0] == "module" and isinstance(what[1], str):
             try:
-                namespace[name] = importlib.import_module(what[1])
+                value = importlib.import_module(what[1])
             except Exception:
-                continue
+                raise KeyError(name) from None
+        else:
+            raise KeyError(name)
+        self[name] = value
+        return value
 
 
 def load(program, spec, namespace):
@@ -187,20 +179,11 @@ def run_function_tests(program, spec):
         namespace[name] = Proxy(program, name)
     if spec.get("candidate"):
         namespace["candidate"] = Proxy(program, spec["candidate"])
-    codes = []
+    namespace["__builtins__"] = TestBuiltins(program)  # the prompt's own functions keep plain builtins
     for index, test in enumerate(spec["tests"]):
-        try:
-            codes.append(compile(test, f"test_{index}.py", "exec"))
-        except SyntaxError as error:
-            codes.append(error)
-    bind_solution_names(
-        program, spec, namespace, [code for code in codes if isinstance(code, types.CodeType)]
-    )
-    for index, code in enumerate(codes):
         verdict, detail = "pass", ""
         try:
-            if isinstance(code, SyntaxError):
-                raise code
+            code = compile(test, f"test_{index}.py", "exec")
             program.within(spec["timeout"], lambda code=code: exec(code, namespace))
         except TestTimeout:
             verdict, detail = "timeout", "test timed out"

@@ -15,18 +15,21 @@ from __future__ import annotations
 import numbers
 import os
 import struct
+from collections.abc import Callable
 from typing import Any
 
 MAX_MESSAGE = 16 << 20  # bytes of one encoded message
 MAX_DEPTH = 100  # nesting of containers
 _HEADER = struct.Struct(">I")
+_SIZE = _HEADER.pack
 _DOUBLE = struct.Struct(">d")
 _COMPLEX = struct.Struct(">dd")
 _SMALL = struct.Struct(">q")
-_CONTAINERS = {list: b"l", tuple: b"t", set: b"S", frozenset: b"z"}
-_KINDS = {tag: kind for kind, tag in _CONTAINERS.items()}
-_CONSTANTS = {b"N": None, b"T": True, b"F": False}
-_FIXED = {b"q": (_SMALL, 8), b"f": (_DOUBLE, 8), b"c": (_COMPLEX, 16)}
+_SMALL_MIN, _SMALL_MAX = -(1 << 63), (1 << 63) - 1
+# One byte per kind of value; containers are followed by their item count, sized kinds by a byte count.
+_CONTAINER_TAGS: dict[type, bytes] = {list: b"l", tuple: b"t", set: b"S", frozenset: b"z", dict: b"d"}
+_CONTAINERS = {ord(tag): kind for kind, tag in _CONTAINER_TAGS.items() if kind is not dict}
+_NONE, _TRUE, _FALSE, _INT, _BIG, _FLOAT, _CPLX, _STR, _BYTES, _DICT, _OPAQUE = map(ord, "NTFqifcsbdO")
 
 
 class NotPlain(TypeError):
@@ -56,48 +59,73 @@ class Opaque:
 def encode(value: Any, opaque: bool = False) -> bytes:
     """`value` as bytes. Subclasses of the plain types travel as their base type (a namedtuple as a tuple,
     a Counter as a dict). Anything else raises NotPlain, or with `opaque` travels as an Opaque."""
-    out: list[bytes] = []
+    out = bytearray()
     _encode(value, out, opaque, 0)
-    return b"".join(out)
+    return bytes(out)
 
 
-def _encode(value: Any, out: list[bytes], opaque: bool, depth: int) -> None:  # noqa: PLR0912 - one dispatch
-    if depth > MAX_DEPTH:
-        raise NotPlain(f"nested deeper than {MAX_DEPTH} levels")
-    if value is None or value is True or value is False:
-        out.append(b"N" if value is None else b"T" if value else b"F")
-    elif isinstance(value, int) or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
-        number = int(value)
-        if -(1 << 63) <= number < 1 << 63:
-            out.append(b"q" + _SMALL.pack(number))
-        else:
-            data = number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True)
-            out.append(b"i" + _HEADER.pack(len(data)) + data)
-    elif isinstance(value, float) or (
-        isinstance(value, numbers.Real) and not isinstance(value, numbers.Rational)
-    ):
-        out.append(b"f" + _DOUBLE.pack(float(value)))
-    elif isinstance(value, complex):
-        out.append(b"c" + _COMPLEX.pack(value.real, value.imag))
-    elif isinstance(value, (str, bytes, bytearray)):
-        data = str(value).encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
-        out.append((b"s" if isinstance(value, str) else b"b") + _HEADER.pack(len(data)) + data)
-    elif isinstance(value, dict):
-        out.append(b"d" + _HEADER.pack(len(value)))
-        for key, item in dict(value).items():
-            _encode(key, out, opaque, depth + 1)
-            _encode(item, out, opaque, depth + 1)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        tag = next(tag for kind, tag in _CONTAINERS.items() if isinstance(value, kind))
-        items = list(value)
-        out.append(tag + _HEADER.pack(len(items)))
-        for item in items:
-            _encode(item, out, opaque, depth + 1)
-    elif opaque:
-        name = f"{type(value).__module__}.{type(value).__qualname__}"[:200].encode("utf-8", "replace")
-        out.append(b"O" + _HEADER.pack(len(name)) + name + (b"T" if _truth(value) else b"F"))
+def _encode(value: Any, out: bytearray, opaque: bool, depth: int) -> None:
+    kind = type(value)
+    scalar = _SCALARS.get(kind)
+    if scalar is not None:
+        out += scalar(value)
+    elif kind in _CONTAINER_TAGS:
+        if depth >= MAX_DEPTH:
+            raise NotPlain(f"nested deeper than {MAX_DEPTH} levels")
+        out += _CONTAINER_TAGS[kind] + _SIZE(len(value))
+        for item in value.items() if kind is dict else value:
+            if kind is dict:
+                _encode(item[0], out, opaque, depth + 1)
+                _encode(item[1], out, opaque, depth + 1)
+            else:
+                _encode(item, out, opaque, depth + 1)
+    elif kind is Opaque and opaque:
+        name = value.type_name.encode("utf-8", "replace")
+        out += b"O" + _SIZE(len(name)) + name + (b"T" if value.truth else b"F")
     else:
+        _encode(_as_plain(value, opaque), out, opaque, depth)
+
+
+def _int(value: int) -> bytes:
+    if _SMALL_MIN <= value <= _SMALL_MAX:
+        return b"q" + _SMALL.pack(value)
+    data = value.to_bytes((value.bit_length() + 8) // 8, "big", signed=True)
+    return b"i" + _SIZE(len(data)) + data
+
+
+def _str(value: str) -> bytes:
+    data = value.encode("utf-8", "surrogatepass")
+    return b"s" + _SIZE(len(data)) + data
+
+
+# Exact types only: a subclass could override what the encoder calls (see _as_plain).
+_PLAIN_BASES: dict[type[Any], type[Any]] = {
+    **{kind: kind for kind in (str, bytes, complex, dict, list, tuple, frozenset, set)},
+    bytearray: bytes,
+}
+_SCALARS: dict[type, Callable[[Any], bytes]] = {
+    int: _int,
+    str: _str,
+    float: lambda value: b"f" + _DOUBLE.pack(value),
+    bool: lambda value: b"T" if value else b"F",
+    type(None): lambda value: b"N",
+    bytes: lambda value: b"b" + _SIZE(len(value)) + value,
+    complex: lambda value: b"c" + _COMPLEX.pack(value.real, value.imag),
+}
+
+
+def _as_plain(value: Any, opaque: bool) -> Any:
+    """The plain value a subclass of a plain type (or a number type) stands for; else an Opaque."""
+    if isinstance(value, (int, numbers.Integral)):
+        return int(value)
+    if isinstance(value, (float, numbers.Real)) and not isinstance(value, numbers.Rational):
+        return float(value)
+    plain = next((plain for base, plain in _PLAIN_BASES.items() if isinstance(value, base)), None)
+    if plain is not None:
+        return plain(value)
+    if not opaque or isinstance(value, Opaque):
         raise NotPlain(f"{type(value).__name__} is not plain data")
+    return Opaque(f"{type(value).__module__}.{type(value).__qualname__}"[:200], _truth(value))
 
 
 def _truth(value: Any) -> bool:
@@ -111,7 +139,7 @@ def decode(data: bytes, opaque: bool = False) -> Any:
     """The value `data` encodes, built from builtin types only; DecodeError for anything malformed,
     including an Opaque where `opaque` is false."""
     try:
-        value, end = _decode(memoryview(data), 0, opaque, 0)
+        value, end = _decode(bytes(data), 0, opaque, 0)
     except (IndexError, struct.error, UnicodeDecodeError, TypeError, OverflowError) as error:
         raise DecodeError(f"malformed plain data: {error}") from None
     if end != len(data):
@@ -119,57 +147,54 @@ def decode(data: bytes, opaque: bool = False) -> Any:
     return value
 
 
-def _decode(data: memoryview, at: int, opaque: bool, depth: int) -> tuple[Any, int]:
-    if depth > MAX_DEPTH:
-        raise DecodeError(f"nested deeper than {MAX_DEPTH} levels")
-    tag, at = bytes(data[at : at + 1]), at + 1
-    if tag in _CONSTANTS:
-        return _CONSTANTS[tag], at
-    if tag in _FIXED:
-        kind, size = _FIXED[tag]
-        return kind.unpack_from(data, at)[0] if tag != b"c" else complex(
-            *kind.unpack_from(data, at)
-        ), at + size
-    if tag in (b"i", b"s", b"b") or (tag == b"O" and opaque):
-        return _decode_sized(data, at, tag)
-    if tag == b"d":
-        count, at = _size(data, at)
-        result = {}
-        for _ in range(count):
-            key, at = _decode(data, at, opaque, depth + 1)
-            result[key], at = _decode(data, at, opaque, depth + 1)
-        return result, at
-    container = _KINDS.get(tag)
-    if container is None:
-        raise DecodeError(f"unknown tag {tag!r}")
-    count, at = _size(data, at)
+def _decode(data: bytes, at: int, opaque: bool, depth: int) -> tuple[Any, int]:
+    tag = data[at]
+    at += 1
+    if tag == _INT:
+        return _SMALL.unpack_from(data, at)[0], at + 8
+    if tag in (_STR, _BYTES, _BIG):
+        size = _size(data, at)
+        end = at + 4 + size
+        raw = data[at + 4 : end]
+        if len(raw) != size:
+            raise DecodeError("truncated value")
+        if tag == _STR:
+            return raw.decode("utf-8", "surrogatepass"), end
+        return (raw if tag == _BYTES else int.from_bytes(raw, "big", signed=True)), end
+    if tag == _FLOAT:
+        return _DOUBLE.unpack_from(data, at)[0], at + 8
+    if tag in (_NONE, _TRUE, _FALSE):
+        return (None if tag == _NONE else tag == _TRUE), at
+    if tag == _DICT or tag in _CONTAINERS:
+        if depth >= MAX_DEPTH:
+            raise DecodeError(f"nested deeper than {MAX_DEPTH} levels")
+        return _decode_container(data, at, opaque, depth, tag)
+    if tag == _CPLX:
+        return complex(*_COMPLEX.unpack_from(data, at)), at + 16
+    if tag == _OPAQUE and opaque:
+        size = _size(data, at)
+        end = at + 4 + size
+        return Opaque(data[at + 4 : end].decode("utf-8", "replace"), data[end : end + 1] == b"T"), end + 1
+    raise DecodeError(f"unknown tag {chr(tag)!r}")
+
+
+def _decode_container(data: bytes, at: int, opaque: bool, depth: int, tag: int) -> tuple[Any, int]:
+    count = _size(data, at)
+    at += 4
     items = []
-    for _ in range(count):
+    for _ in range(count * 2 if tag == _DICT else count):
         item, at = _decode(data, at, opaque, depth + 1)
         items.append(item)
-    return container(items), at
+    if tag == _DICT:
+        return dict(zip(items[::2], items[1::2], strict=True)), at
+    return _CONTAINERS[tag](items), at
 
 
-def _decode_sized(data: memoryview, at: int, tag: bytes) -> tuple[Any, int]:
-    size, at = _size(data, at)
-    raw = bytes(data[at : at + size])
-    if len(raw) != size:
-        raise DecodeError("truncated value")
-    if tag == b"i":
-        return int.from_bytes(raw, "big", signed=True), at + size
-    if tag == b"b":
-        return raw, at + size
-    text = raw.decode("utf-8", "surrogatepass")
-    if tag == b"s":
-        return text, at + size
-    return Opaque(text, bytes(data[at + size : at + size + 1]) == b"T"), at + size + 1
-
-
-def _size(data: memoryview, at: int) -> tuple[int, int]:
-    size = _HEADER.unpack_from(data, at)[0]
+def _size(data: bytes, at: int) -> int:
+    size: int = _HEADER.unpack_from(data, at)[0]
     if size > len(data) - at:  # every item takes at least a byte: a count beyond the data is a lie
         raise DecodeError("declared size exceeds the message")
-    return size, at + 4
+    return size
 
 
 def send(fd: int, value: Any, opaque: bool = False) -> None:

@@ -7,7 +7,7 @@ Runs as the sandbox's program user, in the same process as the solution: nothing
 judge (another process, another user) believes none of it beyond the plain data it decodes. Messages on the
 link are tuples (seq, op, ...), answered by (seq, kind, ...):
   load (timeout)                       -> ok | error (detail)
-  names ([name])                       -> ok ({name: "call" | ("module", name) | ("value", data)})
+  resolve (name)                       -> call | module (its name) | value (data) | missing
   call (name, args, kwargs, timeout)   -> return (value) | raise (type name, message) | timeout
   run (stdin text, timeout, cap)       -> ran | fail | timeout, with the captured stdout (stdio format)
 """
@@ -71,19 +71,13 @@ class Solution:
         self.namespace = namespace
         return ("ok",)
 
-    def names(self, wanted):
-        found = {}
-        for name in wanted:
-            if name not in self.namespace:
-                continue
-            value = self.namespace[name]
-            if isinstance(value, types.ModuleType):
-                found[name] = ("module", value.__name__)
-            elif callable(value):
-                found[name] = "call"
-            else:
-                found[name] = ("value", value)
-        return ("ok", found)
+    def resolve(self, name):
+        if name not in self.namespace:
+            return ("missing",)
+        value = self.namespace[name]
+        if isinstance(value, types.ModuleType):
+            return ("module", value.__name__)
+        return ("call",) if callable(value) else ("value", value)
 
     def call(self, name, args, kwargs, timeout):
         function = self.namespace.get(name)
@@ -118,7 +112,7 @@ def program_main():
     read_fd, write_fd = (int(fd) for fd in os.environ["REWARDKIT_LINK"].split())
     with open("solution.py", encoding="utf-8") as handle:
         solution = Solution(handle.read())
-    handlers = {"load": solution.load, "names": solution.names, "call": solution.call, "run": solution.run}
+    handlers = {op: getattr(solution, op) for op in ("load", "resolve", "call", "run")}
     receiver = Receiver(read_fd)
     while True:
         try:
