@@ -181,7 +181,7 @@ class Supervisor:
             ending = pump.run(program.exit_fd, lambda: _exited(program.pid), interrupt=0)
         judge_status = judge.finished() if judge is not None and ending == "exited" else None
         statuses: dict[int, int] = {}
-        swept = hygiene.kill_jobs(self._spares(), statuses)
+        swept = hygiene.kill_jobs(self._spares(), statuses, program.exit_fd)
         program_status = self._reap(program.pid)
         pump.drain()
         program.close()
