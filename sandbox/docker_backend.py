@@ -177,10 +177,11 @@ def cpu_cores() -> int:
 
 
 def attach(client: Any, container_id: str) -> tuple[socket.socket, Any]:
-    """The raw attach socket, plus the SDK object that must stay referenced for it to stay open."""
+    """A socket of our own on the attach connection (with timeouts, which the SDK's SocketIO lacks), plus
+    the SDK's object, closed with it."""
     params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
     raw = client.api.attach_socket(container_id, params=params)
-    return getattr(raw, "_sock", raw), raw  # the SDK hands back a SocketIO on unix sockets
+    return socket.socket(fileno=os.dup(raw.fileno())), raw
 
 
 def sweep_leftovers(client: Any) -> int:

@@ -21,6 +21,7 @@ import contextlib
 import gc
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -97,6 +98,10 @@ class Judge:
             self.kept.add(digest)
         return stdio[0][1], stdio[1][0], stdio[2][0]
 
+    def alive(self) -> bool:
+        """Between jobs the judge never writes: a readable control socket means it is gone."""
+        return not select.select([self.control], [], [], 0)[0]
+
     def finished(self) -> int | None:
         """Its job's exit status once it reported one; None when it died instead."""
         with contextlib.suppress(OSError, ValueError):
@@ -132,7 +137,12 @@ class Supervisor:
             if refusal:
                 send({"refused": refusal})
                 continue
-            reply = self.run(request)
+            try:
+                reply = self.run(request)
+            except HostGone:
+                raise
+            except Exception as error:  # the host replaces this container and retries the job elsewhere
+                reply = {"refused": f"the supervisor failed: {type(error).__name__}: {error}"}
             send(reply)
             del request, body, reply  # nothing of this job stays referenced while the next one waits
             self.judge = self.judge or Judge(self.zygote)
@@ -159,26 +169,12 @@ class Supervisor:
         return str(part["source"]) if "source" in part else self.programs[part["digest"]]
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
-        limits, judged = request["limits"], request.get("judge") is not None
-        program, judge = self.program, self.judge if judged else None
+        limits = request["limits"]
+        program, judge = self.program, self._judge_for(request)
         capture = Capture(int(limits["output"]))
         start = time.monotonic()
         pump = Pump(capture, start + float(limits["timeout"]))
-        program.hand_over(program_request(request))
-        pump.feed(program.stdin, _b64(request["program"].get("stdin")))
-        pump.read(program.stdout, "stdout")
-        pump.read(program.stderr, "stderr")
-        if judge is not None:
-            part = request["judge"]
-            judge_in, verdict, judge_log = judge.start(
-                part.get("digest"), self.source(part), program.judge_ends()
-            )
-            pump.feed(judge_in, _b64(request["judge"].get("stdin")))
-            pump.read(verdict, "verdict")
-            pump.read(judge_log, "judge_log")
-            ending = pump.run(judge.control.fileno(), lambda: False, interrupt=0)
-        else:
-            ending = pump.run(program.exit_fd, lambda: _exited(program.pid), interrupt=0)
+        ending = self._pump(request, program, judge, pump)
         judge_status = judge.finished() if judge is not None and ending == "exited" else None
         statuses: dict[int, int] = {}
         swept = hygiene.kill_jobs(self._spares(), statuses, program.exit_fd)
@@ -190,24 +186,54 @@ class Supervisor:
             self.judge = None
         if ending == "interrupted":
             raise HostGone
-        duration = time.monotonic() - start
         code = (
             judge_status if judge is not None else exit_code(program_status) if ending == "exited" else None
         )
-        kills = hygiene.oom_kills()
-        oom_killed = kills is not None and self.oom_kills is not None and kills > self.oom_kills
-        self.oom_kills = kills
         log = capture.get("judge_log" if judge is not None else "stderr")
-        live = {1, *self._spares()}
-        problems = hygiene.problems(live, self.zygote.pid not in statuses, swept, hygiene.wipe())
+        problems = hygiene.problems(
+            {1, *self._spares()}, self.zygote.pid not in statuses, swept, hygiene.wipe()
+        )
         return {
-            "status": classify(code, ending, capture.truncated, log, oom_killed),
+            "status": classify(code, ending, capture.truncated, log, self._oom_killed()),
             "exit_code": code,
             **{stream: base64.b64encode(capture.get(stream)).decode() for stream in STREAMS},
-            "duration": duration,
+            "duration": time.monotonic() - start,
             "truncated": capture.truncated,
             "problems": problems,
         }
+
+    def _judge_for(self, request: dict[str, Any]) -> Judge | None:
+        """The judge for a judged job: the one we have, or a new one if it died since its last job."""
+        if request.get("judge") is None:
+            return None
+        if self.judge is not None and not self.judge.alive():
+            self.judge.kill(self.zygote)
+            self.judge = None
+        self.judge = self.judge or Judge(self.zygote)
+        return self.judge
+
+    def _pump(self, request: dict[str, Any], program: Program, judge: Judge | None, pump: Pump) -> str:
+        """Start the job's processes and move their bytes until the primary is done; how it ended."""
+        program.hand_over(program_request(request))
+        pump.feed(program.stdin, _b64(request["program"].get("stdin")))
+        pump.read(program.stdout, "stdout")
+        pump.read(program.stderr, "stderr")
+        if judge is None:
+            return pump.run(program.exit_fd, lambda: _exited(program.pid), interrupt=0)
+        part = request["judge"]
+        judge_in, verdict, judge_log = judge.start(
+            part.get("digest"), self.source(part), program.judge_ends()
+        )
+        pump.feed(judge_in, _b64(part.get("stdin")))
+        pump.read(verdict, "verdict")
+        pump.read(judge_log, "judge_log")
+        return pump.run(judge.control.fileno(), lambda: False, interrupt=0)
+
+    def _oom_killed(self) -> bool:
+        """Whether the memory cgroup's OOM killer killed a process since the last job."""
+        kills, before = hygiene.oom_kills(), self.oom_kills
+        self.oom_kills = kills
+        return kills is not None and before is not None and kills > before
 
     def _spares(self) -> set[int]:
         """Processes that outlive a job: the zygote, and the judge if it finished cleanly."""

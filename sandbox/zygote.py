@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import random
+import signal
 import socket
 import sys
 import types
@@ -75,9 +76,14 @@ class Zygote:
         return None if status is None else int(status)
 
     def _ask(self, order: dict[str, Any], fds: list[int] | None = None) -> Any:
-        """Raises OSError when the zygote is gone or takes longer than REPLY_TIMEOUT."""
-        socket.send_fds(self.sock, [json.dumps(order).encode()], fds or [])
-        reply = self.sock.recv(MAX_MESSAGE)
+        """Raises OSError when the zygote is gone, or took longer than REPLY_TIMEOUT (then it is killed:
+        a late reply would answer the next question)."""
+        try:
+            socket.send_fds(self.sock, [json.dumps(order).encode()], fds or [])
+            reply = self.sock.recv(MAX_MESSAGE)
+        except TimeoutError:
+            os.kill(self.pid, signal.SIGKILL)
+            raise
         if not reply:
             raise OSError("the zygote is gone")
         return json.loads(reply)
@@ -265,13 +271,15 @@ def run_in_process(main: types.ModuleType, source: str, code: Any = None) -> int
 
 
 def run_exit_handlers() -> None:
-    """What `python3` does at exit: wait for non-daemon threads, run atexit handlers, flush."""
-    import atexit
-
+    """What `python3` does at exit that a program can see: wait for its non-daemon threads, flush. (Its
+    atexit handlers do not run: no public API runs them short of finalizing the interpreter; mode "exec"
+    runs a fresh `python3` for programs that need them.)"""
     with contextlib.suppress(BaseException):
-        if "threading" in sys.modules:
-            sys.modules["threading"]._shutdown()
-        atexit._run_exitfuncs()
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            for thread in threading.enumerate():
+                if thread is not threading.current_thread() and not thread.daemon:
+                    thread.join()
         sys.stdout.flush()
         sys.stderr.flush()
 

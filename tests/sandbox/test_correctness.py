@@ -95,3 +95,9 @@ def test_trusted_code_with_a_syntax_error_reports_it(box: Sandbox) -> None:
         result = box.run_job(Job("def broken(:\n", limits=Limits(timeout=5), trusted=True))
         assert result.status == "error" and result.exit_code == 1
         assert b"SyntaxError" in result.stderr
+
+
+def test_the_program_ends_after_its_threads(box: Sandbox) -> None:
+    code = "import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.2), print('late'))).start()"
+    result = box.run(code)
+    assert (result.status, result.stdout) == ("ok", b"late\n")
