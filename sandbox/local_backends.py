@@ -109,20 +109,10 @@ class LocalSandbox(Sandbox):
 
     def _run(self, job: Job, program_dir: str, judge_dir: str | None) -> ExecResult:
         start = time.monotonic()
-        calls, replies = (os.pipe(), os.pipe()) if judge_dir else ((-1, -1), (-1, -1))
-        processes: dict[str, LocalProcess] = {}
         try:
-            processes["program"] = self._start("program", program_dir, job, (calls[0], replies[1]))
-            if judge_dir is not None:
-                processes["judge"] = self._start("judge", judge_dir, job, (replies[0], calls[1]))
+            processes = self._start_all(job, program_dir, judge_dir)
         except OSError as error:
-            for process in processes.values():
-                process.kill()
             return ExecResult.infrastructure(f"cannot start a job process: {error}")
-        finally:
-            for fd in (*calls, *replies):
-                if fd >= 0:
-                    os.close(fd)
         capture = Capture(job.limits.output)
         pump = Pump(capture, start + job.limits.timeout)
         inputs = {"program": job.stdin, "judge": job.judge.stdin if job.judge else b""}
@@ -152,6 +142,24 @@ class LocalSandbox(Sandbox):
             verdict=capture.get("verdict"),
             judge_log=capture.get("judge_log"),
         )
+
+    def _start_all(self, job: Job, program_dir: str, judge_dir: str | None) -> dict[str, LocalProcess]:
+        """The program, and the judge linked to it by a pipe each way; none if any fails to start."""
+        calls, replies = (os.pipe(), os.pipe()) if judge_dir else ((-1, -1), (-1, -1))
+        processes: dict[str, LocalProcess] = {}
+        try:
+            processes["program"] = self._start("program", program_dir, job, (calls[0], replies[1]))
+            if judge_dir is not None:
+                processes["judge"] = self._start("judge", judge_dir, job, (replies[0], calls[1]))
+        except OSError:
+            for process in processes.values():
+                process.kill()
+            raise
+        finally:
+            for fd in (*calls, *replies):
+                if fd >= 0:
+                    os.close(fd)
+        return processes
 
     def _start(self, role: str, work: str, job: Job, link: tuple[int, int]) -> LocalProcess:
         raise NotImplementedError

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -142,15 +143,16 @@ def mbpp_sample(record: Mapping[str, Any]) -> Sample:
 def called_definitions(reference: str, tests: list[str]) -> list[str]:
     """Top-level functions and classes of the reference solution that the tests use by name."""
     try:
-        defined = {
-            node.name
-            for node in ast.parse(reference).body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        }
-        used = {node.id for test in tests for node in ast.walk(ast.parse(test)) if isinstance(node, ast.Name)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes in the dataset's strings are the dataset's own
+            body = ast.parse(reference).body
+            used = {
+                node.id for test in tests for node in ast.walk(ast.parse(test)) if isinstance(node, ast.Name)
+            }
     except SyntaxError:
         return []
-    return sorted(defined & used)
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return sorted({node.name for node in body if isinstance(node, kinds)} & used)
 
 
 def generic_sample(record: Mapping[str, Any], index: int) -> Sample:
