@@ -84,12 +84,11 @@ class Pump:
         self.poller.register(fd, select.POLLIN)
 
     def feed(self, fd: int, data: bytes) -> None:
-        if not data:
-            os.close(fd)
-            return
+        """Write `data` to `fd`, then close it: what the pipe takes now at once, the rest as it drains."""
         os.set_blocking(fd, False)  # a job that stops reading must not block us past its deadline
         self.writers[fd] = memoryview(data)
         self.poller.register(fd, select.POLLOUT)
+        self._write(fd)
 
     def run(self, exit_fd: int | None, exited: Callable[[], bool], interrupt: int | None = None) -> str:
         """Returns "exited", "timeout", "output_limit" or "interrupted". `exit_fd` (a pidfd) becomes
@@ -159,7 +158,8 @@ class Pump:
     def _write(self, fd: int) -> None:
         pending = self.writers[fd]
         try:
-            pending = pending[os.write(fd, pending[:READ_CHUNK]) :]
+            if pending:
+                pending = pending[os.write(fd, pending[:READ_CHUNK]) :]
         except BlockingIOError:
             return
         except OSError:  # the job closed its end: the rest of its input is not wanted

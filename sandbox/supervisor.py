@@ -86,9 +86,13 @@ class Judge:
         self.control = ours
         self.kept: set[str] = set()
 
-    def start(self, digest: str | None, source: str, link: list[int]) -> tuple[int, int, int]:
-        """Hand it a job: its program and fresh pipes; returns our ends (stdin, stdout, stderr)."""
+    def start(self, digest: str | None, source: str, stdin: bytes, link: list[int], pump: Pump) -> None:
+        """Hand it a job: its program, and fresh pipes for its stdio (which `pump` serves) and the link.
+        Its input goes into the pipe first, so that the judge finds it waiting."""
         stdio = [os.pipe() for _ in range(3)]
+        pump.feed(stdio[0][1], stdin)
+        pump.read(stdio[1][0], "verdict")
+        pump.read(stdio[2][0], "judge_log")
         message = {"digest": digest} if digest in self.kept else {"digest": digest, "source": source}
         theirs = [stdio[0][0], stdio[1][1], stdio[2][1], *link]
         socket.send_fds(self.control, [json.dumps(message).encode()], theirs)
@@ -96,7 +100,6 @@ class Judge:
             os.close(fd)
         if digest is not None:
             self.kept.add(digest)
-        return stdio[0][1], stdio[1][0], stdio[2][0]
 
     def alive(self) -> bool:
         """Between jobs the judge never writes: a readable control socket means it is gone."""
@@ -178,7 +181,7 @@ class Supervisor:
         judge_status = judge.finished() if judge is not None and ending == "exited" else None
         statuses: dict[int, int] = {}
         swept = hygiene.kill_jobs(self._spares(), statuses, program.exit_fd)
-        program_status = self._reap(program.pid)
+        program_status = self._reap(program.pid, wait=judge is None)
         pump.drain()
         program.close()
         if judge is not None and judge_status is None:  # it did not finish the job: replace it
@@ -221,12 +224,9 @@ class Supervisor:
         if judge is None:
             return pump.run(program.exit_fd, lambda: _exited(program.pid), interrupt=0)
         part = request["judge"]
-        judge_in, verdict, judge_log = judge.start(
-            part.get("digest"), self.source(part), program.judge_ends()
+        judge.start(
+            part.get("digest"), self.source(part), _b64(part.get("stdin")), program.judge_ends(), pump
         )
-        pump.feed(judge_in, _b64(part.get("stdin")))
-        pump.read(verdict, "verdict")
-        pump.read(judge_log, "judge_log")
         return pump.run(judge.control.fileno(), lambda: False, interrupt=0)
 
     def _oom_killed(self) -> bool:
@@ -239,11 +239,15 @@ class Supervisor:
         """Processes that outlive a job: the zygote, and the judge if it finished cleanly."""
         return {self.zygote.pid} | ({self.judge.pid} if self.judge is not None else set())
 
-    def _reap(self, pid: int) -> int | None:
+    def _reap(self, pid: int, wait: bool) -> int | None:
+        """Reap the program; its wait status if `wait` (a judged job's primary is the judge)."""
         try:
-            return self.zygote.wait(pid)
+            if wait:
+                return self.zygote.wait(pid)
+            self.zygote.reap(pid)
         except OSError:
-            return None
+            pass
+        return None
 
 
 def program_request(request: dict[str, Any]) -> dict[str, Any]:

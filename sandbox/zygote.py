@@ -75,6 +75,11 @@ class Zygote:
         status = self._ask({"wait": pid})
         return None if status is None else int(status)
 
+    def reap(self, pid: int) -> None:
+        """Have the zygote reap a job process whose status nobody needs, without waiting for it: the
+        zygote handles orders in turn, so it is reaped before the next one is forked."""
+        socket.send_fds(self.sock, [json.dumps({"reap": pid}).encode()], [])
+
     def _ask(self, order: dict[str, Any], fds: list[int] | None = None) -> Any:
         """Raises OSError when the zygote is gone, or took longer than REPLY_TIMEOUT (then it is killed:
         a late reply would answer the next question)."""
@@ -114,10 +119,11 @@ def serve(sock: socket.socket) -> NoReturn:
                 become(order["spawn"], fds)
         else:
             with contextlib.suppress(ChildProcessError):
-                reply = os.waitpid(order["wait"], 0)[1]
+                reply = os.waitpid(order.get("wait", order.get("reap")), 0)[1]
         for fd in fds:
             os.close(fd)
-        sock.send(json.dumps(reply).encode())
+        if "reap" not in order:
+            sock.send(json.dumps(reply).encode())
 
 
 def _compiled(source: str) -> Any:
