@@ -39,3 +39,8 @@ def test_the_code_environment_names_its_field_that_picks_the_backend(
         "or choose another backend with this environment's `sandbox` field (now 'docker'), "
         "e.g. --set sandbox=bwrap"
     )
+
+
+def test_a_mistyped_option_is_an_error_naming_it_before_anything_starts() -> None:
+    with pytest.raises(ConfigError, match=r"^docker sandbox options.pool_sizee: unknown field; did you mean"):
+        DockerSandbox(pool_sizee=1)

@@ -102,3 +102,19 @@ def test_registered_through_entry_points() -> None:
     names = rk.list_environments()
     assert {"code", "humaneval", "mbpp"} <= set(names)
     assert rk.load_environment("humaneval").metadata().score_timeout == 40.0
+
+
+def test_sandbox_options_are_typed_per_backend_and_errors_name_the_field() -> None:
+    with pytest.raises(rk.ConfigError) as typo:
+        CodeEnv(sandbox_options={"pool_sizee": 2})
+    assert str(typo.value).startswith("code.config.sandbox_options.pool_sizee: unknown field; did you mean")
+    with pytest.raises(rk.ConfigError, match=r"code.config.sandbox_options.pool_size: unknown field"):
+        CodeEnv(sandbox="bwrap", sandbox_options={"pool_size": 2})  # bwrap takes `concurrency`
+    with pytest.raises(rk.ConfigError, match=r"code.config.sandbox_options.pool_size: Input should be"):
+        CodeEnv(sandbox_options={"pool_size": 0})
+    with pytest.raises(rk.ConfigError, match=r"code.config.sandbox: unknown sandbox 'dockr'. Did you mean"):
+        CodeEnv(sandbox="dockr")
+    assert (
+        CodeEnv(sandbox_options={"pool_size": 4, "packages": ["numpy"]}).config.sandbox_options["pool_size"]
+        == 4
+    )
