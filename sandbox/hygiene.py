@@ -1,9 +1,9 @@
 """What a job leaves behind, and removing it. Runs in the container as the supervisor (PID 1, root).
 
-After every job, every process of the two job users is killed and reaped; the writable places are emptied by
-a bounded, non-recursive wipe; and the slot counts as healthy only when no process, file or IPC object of the
-job is left, the memory in use is back near what the container used before its first job, and the zygote
-lives. The host replaces an unhealthy slot. Standard library only (shipped into the container).
+After every job, every process of the program's user is killed and reaped; the writable places are emptied
+by a bounded, non-recursive wipe; and the slot counts as healthy only when no process but the supervisor, the
+zygote and the judge is left, no file or IPC object, no memory that none of those holds, and the zygote lives.
+The host replaces an unhealthy slot. Standard library only (shipped into the container).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 captures its output under a cap, and how the way a job ended becomes its status.
 
 Standard library only: the Docker backend ships this module into its containers beside the supervisor
-(see `supervisor.bundle`), and the local backends import it.
+(see `protocol.supervisor_bundle`), and the local backends import it.
 """
 
 from __future__ import annotations

@@ -76,15 +76,20 @@ def make_plan(fmt: str, info: Mapping[str, Any], code: str, test_timeout: float)
         return Plan(fmt, f"{info.get('prompt', '')}\n{code}", {**spec, "candidate": entry})
     if fmt == "mbpp":
         setup = "\n".join([*info.get("test_imports", []), info.get("test_setup", "") or ""])
-        entry_points = list(
-            info.get("entry_points") or ([info["entry_point"]] if "entry_point" in info else [])
+        spec = _call_spec(
+            fmt, list(info["test_list"]), test_timeout, setup=setup, entry_points=_entry_points(info)
         )
-        spec = _call_spec(fmt, list(info["test_list"]), test_timeout, setup=setup, entry_points=entry_points)
         return Plan(fmt, code, spec)
     if fmt == "stdio":
         inputs, outputs = stdio_cases(info)
         return Plan(fmt, code, {"format": fmt, "inputs": inputs, "timeout": test_timeout}, tuple(outputs))
     raise ValueError(f"unknown test format {fmt!r}; use one of {FORMATS}")
+
+
+def _entry_points(info: Mapping[str, Any]) -> list[str]:
+    if info.get("entry_points"):
+        return list(info["entry_points"])
+    return [info["entry_point"]] if "entry_point" in info else []
 
 
 def _call_spec(fmt: str, tests: list[str], timeout: float, **parts: Any) -> dict[str, Any]:
