@@ -18,8 +18,8 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def _scorer(cls: type[CodeEnv], backend: str, **config: object) -> Iterator[rk.Scorer]:
-    options = {"pool_size": 2} if backend == "docker" else {}
+def _scorer(cls: type[CodeEnv], backend: str, slots: int = 2, **config: object) -> Iterator[rk.Scorer]:
+    options = {"pool_size": slots} if backend == "docker" else {"concurrency": slots}
     env = cls(sandbox=backend, sandbox_options=options, **config)
     with rk.Scorer(env) as scorer:
         yield scorer
@@ -28,6 +28,12 @@ def _scorer(cls: type[CodeEnv], backend: str, **config: object) -> Iterator[rk.S
 @pytest.fixture(scope="module")
 def code_scorer(backend: str) -> Iterator[rk.Scorer]:
     yield from _scorer(CodeEnv, backend, timeout=3.0, test_timeout=2.0)
+
+
+@pytest.fixture(scope="module")
+def one_slot_scorer(backend: str) -> Iterator[rk.Scorer]:
+    """One container (or one job at a time), so a probe after a job runs where the job ran."""
+    yield from _scorer(CodeEnv, backend, slots=1, timeout=3.0, test_timeout=2.0)
 
 
 # The reference-solution suites test verdicts, not speed: some references run for seconds (MBPP 123 takes

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 import rewardkit as rk
+from rewardkit.sandbox.testing import CLEAN_PROBE, PROBE
 
 WRONG = "\ndef solve(x):\n    return 0\n"
 TESTS = ["assert solve(5) == 42", "assert abs(solve(1) - 42) < 1e-9", "assert math.isclose(solve(2), 42)"]
@@ -71,13 +72,25 @@ FORGERIES = {
 }
 
 
+def score_then_probe(scorer: rk.Scorer, completion: str) -> rk.RewardResult:
+    """Score, then run the sandbox probe where the job ran: nothing of the job is left, and the container
+    did not need replacing."""
+    sandbox = scorer.env._sandbox  # type: ignore[attr-defined]
+    recycled = getattr(sandbox, "stats", {}).get("recycled")
+    result = scorer.score_sync(SAMPLE, f"```python\n{completion}\n```")
+    probe = sandbox.run(PROBE)
+    assert (probe.status, probe.stdout) == ("ok", CLEAN_PROBE), probe.stderr
+    assert getattr(sandbox, "stats", {}).get("recycled") == recycled, "the container was replaced"
+    return result
+
+
 @pytest.mark.parametrize("forgery", list(FORGERIES))
-def test_a_forgery_scores_zero(code_scorer: rk.Scorer, forgery: str) -> None:
-    result = code_scorer.score_sync(SAMPLE, f"```python\n{FORGERIES[forgery]}\n```")
+def test_a_forgery_scores_zero(one_slot_scorer: rk.Scorer, forgery: str) -> None:
+    result = score_then_probe(one_slot_scorer, FORGERIES[forgery])
     assert (result.score, result.error) == (0.0, None), dict(result.info)
 
 
-def test_the_tests_run_beside_the_prompts_helpers_not_the_solutions(code_scorer: rk.Scorer) -> None:
+def test_the_tests_run_beside_the_prompts_helpers_not_the_solutions(one_slot_scorer: rk.Scorer) -> None:
     prompt = (
         "def norm(values):\n    return sorted(values)\n\ndef solve(values):\n    '''sorted, descending'''\n"
     )
@@ -85,8 +98,8 @@ def test_the_tests_run_beside_the_prompts_helpers_not_the_solutions(code_scorer:
     info = {"format": "humaneval", "prompt": prompt, "test": test, "entry_point": "solve"}
     sample = rk.Sample(id="helper", prompt=[rk.user(prompt)], info=info)
     shadow = "    return []\nnorm = lambda values: [1, 2, 3]\n"
-    assert code_scorer.score_sync(sample, shadow).score == 0.0
-    assert code_scorer.score_sync(sample, "    return sorted(values, reverse=True)\n").score == 1.0
+    assert one_slot_scorer.score_sync(sample, shadow).score == 0.0
+    assert one_slot_scorer.score_sync(sample, "    return sorted(values, reverse=True)\n").score == 1.0
 
 
 DENIALS = {
@@ -113,6 +126,6 @@ DENIALS = {
 
 
 @pytest.mark.parametrize("denial", list(DENIALS))
-def test_denial_of_service_still_scores_zero_not_an_error(code_scorer: rk.Scorer, denial: str) -> None:
-    result = code_scorer.score_sync(SAMPLE, f"```python\n{DENIALS[denial]}\n```")
+def test_denial_of_service_still_scores_zero_not_an_error(one_slot_scorer: rk.Scorer, denial: str) -> None:
+    result = score_then_probe(one_slot_scorer, DENIALS[denial])
     assert (result.score, result.error) == (0.0, None), dict(result.info)
