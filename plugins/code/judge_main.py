@@ -71,6 +71,10 @@ class Program:
         return max(0.001, self.deadline - time.monotonic())
 
     def ask(self, op, *args):
+        return self.answer(self.post(op, *args))
+
+    def post(self, op, *args):
+        """Send a request without waiting for its answer; its number, for `answer`."""
         if self.broken:
             raise CandidateError(self.broken)
         self.seq += 1
@@ -79,13 +83,16 @@ class Program:
         except TestTimeout:
             self.broken = "the program stopped reading its calls"
             raise
+        return self.seq
+
+    def answer(self, seq):
         while True:
             try:
                 reply = self.receiver.receive()
             except (EOFError, DecodeError) as error:
                 self.broken = f"the program failed: {describe(error)}"
                 raise CandidateError(self.broken) from None
-            if isinstance(reply, tuple) and reply and reply[0] == self.seq:
+            if isinstance(reply, tuple) and reply and reply[0] == seq:
                 return reply[1:]
 
     def within(self, seconds, fn):
@@ -153,7 +160,9 @@ class TestBuiltins(dict):
 
 
 def load(program, spec, namespace):
-    """Run the trusted prompt and setup, then have the program load the solution. False if either fails."""
+    """Have the program load the solution while the trusted prompt and setup run here. False if either
+    fails."""
+    request = program.post("load", spec["timeout"])
     try:
         source = spec.get("prompt", "") + "\n" + spec.get("setup", "")
         exec(compile(source, "prompt.py", "exec"), namespace)
@@ -161,7 +170,7 @@ def load(program, spec, namespace):
         emit(load="fail", detail=f"the sample's prompt or setup failed: {describe(error)}")
         return False
     try:
-        loaded = program.within(spec["timeout"] + GRACE, lambda: program.ask("load", spec["timeout"]))
+        loaded = program.within(spec["timeout"] + GRACE, lambda: program.answer(request))
     except (TestTimeout, CandidateError) as error:
         loaded = ("error", describe(error))
     if loaded[0] != "ok":
