@@ -53,6 +53,7 @@ def kill_jobs(spares: set[int], statuses: dict[int, int], exit_fd: int | None = 
             exit_fd = None
         reap(statuses)
         if not other_processes(spares):
+            reap(statuses)  # those that turned zombie between the reap and the check above
             return True
         time.sleep(0.001)
     return False
