@@ -44,7 +44,9 @@ def evaluate_during_training(trainer: GRPOTrainer, tracker: Tracker, since: int)
         seed=sampling.seed,
         batch_size=config.local.batch_size,
         max_prompt_length=trainer.config.generation.max_prompt_length,
+        chat_template_kwargs=config.chat_template_kwargs,
         owns_backend=False,
+        tool_format=config.episodes.tool_format,
     )
     metadata = evaluate(config, trainer.run_dir / "eval" / f"step-{step:06d}", chat=chat)
     metrics = logged_metrics(metadata["metrics"])
@@ -53,12 +55,14 @@ def evaluate_during_training(trainer: GRPOTrainer, tracker: Tracker, since: int)
 
 
 def eval_config(trainer: GRPOTrainer, cfg: TrainEvalConfig) -> EvalConfig:
+    from rewardkit.trainer.episodes.step import has_episodes
+
     train = trainer.config
     environments = cfg.environments or [
         EvalEnvironment(name=env.name, config=env.config, rubric=env.rubric, score_timeout=env.score_timeout)
         for env in train.environments
     ]
-    generation = train.generation
+    generation, episodes = train.generation, train.episodes
     return parse_eval_config(
         {
             "model": train.model.path,
@@ -74,6 +78,13 @@ def eval_config(trainer: GRPOTrainer, cfg: TrainEvalConfig) -> EvalConfig:
                 "max_tokens": cfg.max_tokens or generation.max_new_tokens,
                 "seed": train.seed,
             },
+            # Episodes are played as in training (same turn cap, budget, tool format, template variables).
+            "episodes": {
+                "max_turns": episodes.max_turns,
+                "max_tokens": episodes.max_tokens,
+                "tool_format": episodes.tool_format,
+            },
+            "chat_template_kwargs": episodes.chat_template_kwargs if has_episodes(trainer.slots) else {},
         }
     )
 

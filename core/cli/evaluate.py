@@ -64,6 +64,10 @@ def _json_option(value: str | None, name: str) -> Any:
 )
 @click.option("--system-prompt", help="Replaces (or adds) each prompt's system message.")
 @click.option("--chat-template-kwargs", help="As JSON, e.g. '{\"enable_thinking\": false}'.")
+@click.option("--max-turns", type=int, help="Episode environments: at most this many replies per episode.")
+@click.option(
+    "--tool-format", help="How a local model's tool calls are read: auto (default), hermes or plain."
+)
 @click.option("-c", "--max-concurrency", type=int, help="Endpoint requests in flight (default 32).")
 @click.option("--batch-size", type=int, help="Local backends: replies per batch (default 64).")
 @click.option(
@@ -194,6 +198,8 @@ OPTION_FIELDS = {
     "top_k": "sampling.top_k",
     "max_tokens": "sampling.max_tokens",
     "seed": "sampling.seed",
+    "max_turns": "episodes.max_turns",
+    "tool_format": "episodes.tool_format",
 }
 
 

@@ -6,11 +6,20 @@ Importing this package is light (pydantic only); transformers is imported only t
 from rewardkit.episodes.contract import EpisodeEnvironment, Policy, Reply, Step, is_episodic
 from rewardkit.episodes.parsing import FORMATS, ParsedReply, ReplyParser
 from rewardkit.episodes.runner import run_episode, run_episodes, scripted
-from rewardkit.episodes.session import EpisodeResult, EpisodeSession, EpisodeStats, Turn, resolve_tools
+from rewardkit.episodes.session import (
+    INFRASTRUCTURE_STOPS,
+    EpisodeResult,
+    EpisodeSession,
+    EpisodeStats,
+    Turn,
+    resolve_tools,
+    score_trajectory,
+)
 from rewardkit.episodes.tools import Tool, ToolCallError, ToolInfrastructureError, make_tool, tool
 
 __all__ = [
     "FORMATS",
+    "INFRASTRUCTURE_STOPS",
     "EpisodeEnvironment",
     "EpisodeResult",
     "EpisodeSession",
@@ -29,6 +38,7 @@ __all__ = [
     "resolve_tools",
     "run_episode",
     "run_episodes",
+    "score_trajectory",
     "scripted",
     "tool",
 ]

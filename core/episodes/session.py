@@ -85,7 +85,6 @@ class EpisodeSession:
         self.rubric = rubric
         metadata = env.metadata()
         self.score_timeout = float(score_timeout or metadata.score_timeout or DEFAULT_TIMEOUT)
-        self.reward_range = rubric.reward_range if rubric else metadata.reward_range
         env_turns = env.max_turns if isinstance(env, EpisodeEnvironment) else 1
         self.max_turns = min(env_turns, max_turns) if max_turns else env_turns
         self.stats = EpisodeStats()
@@ -251,26 +250,7 @@ class EpisodeSession:
         return Trajectory(list(record.messages), self.stop_reason or "done", rewards, dict(record.info))
 
     async def _score(self, trajectory: Trajectory) -> RewardResult:
-        env, rubric = self.env, self.rubric
-        if rubric is None:
-            return await _score_one(
-                env.name, _env_scorer(env), self.sample, trajectory, self.score_timeout, self.reward_range
-            )
-        # Rubric items other than the environment's own score the final completion, as single-turn ones do.
-        results = await asyncio.gather(
-            *(
-                _score_one(
-                    item.name,
-                    _env_scorer(env) if item.fn == env.score else _completion_scorer(item.fn, item.params),
-                    self.sample,
-                    trajectory,
-                    self.score_timeout,
-                    item.reward_range,
-                )
-                for item in rubric.items
-            )
-        )
-        return combine(rubric.items, results)
+        return await score_trajectory(self.env, self.sample, trajectory, self.rubric, self.score_timeout)
 
     async def _close(self) -> None:
         if not self._started or not isinstance(self.env, EpisodeEnvironment):
@@ -309,6 +289,37 @@ class EpisodeSession:
 
 
 _FAILED: Any = object()
+
+
+async def score_trajectory(
+    env: Environment,
+    sample: Sample,
+    trajectory: Trajectory,
+    rubric: Rubric | None = None,
+    score_timeout: float | None = None,
+) -> RewardResult:
+    """The outcome of a finished trajectory under the host's rules (score timeout, range check, rubric):
+    what an episode's `finish` scores, and what `rewardkit rescore` scores from a stored trajectory."""
+    metadata = env.metadata()
+    timeout = float(score_timeout or metadata.score_timeout or DEFAULT_TIMEOUT)
+    if rubric is None:
+        scorer, reward_range = _env_scorer(env), metadata.reward_range
+        return await _score_one(env.name, scorer, sample, trajectory, timeout, reward_range)
+    # Rubric items other than the environment's own score the final completion, as single-turn ones do.
+    results = await asyncio.gather(
+        *(
+            _score_one(
+                item.name,
+                _env_scorer(env) if item.fn == env.score else _completion_scorer(item.fn, item.params),
+                sample,
+                trajectory,
+                timeout,
+                item.reward_range,
+            )
+            for item in rubric.items
+        )
+    )
+    return combine(rubric.items, results)
 
 
 async def _score_one(

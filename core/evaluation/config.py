@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rewardkit.errors import ConfigError, config_error
 from rewardkit.overrides import apply_overrides
@@ -76,6 +76,32 @@ class LocalModelConfig(Strict):
     vllm_max_model_len: int | None = Field(None, gt=0)
 
 
+class EpisodeOptions(Strict):
+    """How episode (multi-turn) environments are played; single-turn environments ignore these."""
+
+    max_turns: int | None = Field(None, gt=0, description="caps every environment's own max_turns")
+    max_tokens: int | None = Field(
+        None,
+        gt=0,
+        description="per episode: tokens after the prompt (replies and environment messages); stop reason "
+        "budget. Default: until the model's context is full",
+    )
+    tool_format: str | dict[str, Any] = Field(
+        "auto",
+        description="how a local model's tool calls are read: auto (the model's own format), hermes, "
+        "plain, or a response-template dict; an endpoint parses its own",
+    )
+
+    @field_validator("tool_format")
+    @classmethod
+    def _known_format(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        from rewardkit.episodes.parsing import FORMATS
+
+        if isinstance(value, str) and value != "auto" and value not in FORMATS:
+            raise ValueError(f"unknown tool-call format {value!r}; use auto, {', '.join(sorted(FORMATS))}")
+        return value
+
+
 class EvalConfig(Strict):
     model: str = Field(description="the endpoint's model name, or a local directory / tiny:// model")
     backend: Backend | None = Field(None, description="default: openai with base_url, else transformers")
@@ -88,6 +114,7 @@ class EvalConfig(Strict):
     system_prompt: str | None = Field(None, description="replaces (or adds) the prompt's system message")
     chat_template_kwargs: dict[str, Any] = {}
     sampling: SamplingConfig = SamplingConfig()
+    episodes: EpisodeOptions = EpisodeOptions()
     endpoint: EndpointConfig = EndpointConfig()
     local: LocalModelConfig = LocalModelConfig()
 

@@ -3,18 +3,24 @@
 Bounded concurrency, retries with exponential backoff (connection errors, timeouts, 429 and 5xx, honouring
 Retry-After), and the key read from a named environment variable so it never appears in a config or a run
 folder. A 401/403/404 stops the run at once: every other request would fail the same way.
+
+In an episode's turn the tool schemas go out as the request's `tools`, and the server reads the model's tool
+calls (vLLM: `--enable-auto-tool-choice --tool-call-parser hermes`); they come back as `tool_calls`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import random
+from collections.abc import Mapping
 from typing import Any
 
 from rewardkit.evaluation.config import EndpointConfig, SamplingConfig
-from rewardkit.evaluation.policy import EndpointError, Finish, GenerationError, Reply
-from rewardkit.types import Message
+from rewardkit.evaluation.policy import ContextExceeded, EndpointError, Finish, GenerationError, Reply
+from rewardkit.types import Message, ToolCall
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 FATAL_STATUS = frozenset({401, 403, 404})
@@ -54,7 +60,9 @@ class EndpointChat:
             self._limit = asyncio.Semaphore(self.endpoint.max_concurrency)
         return self._client, self._limit
 
-    def body(self, messages: list[Message], seed: int) -> dict[str, Any]:
+    def body(
+        self, messages: list[Message], seed: int, tools: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         sampling = self.sampling
         body: dict[str, Any] = {
             "model": self.model,
@@ -71,17 +79,21 @@ class EndpointChat:
             body["stop"] = list(sampling.stop)
         if self.template_kwargs:
             body["chat_template_kwargs"] = self.template_kwargs
+        if tools:
+            body["tools"] = list(tools)
         body.update(sampling.extra)
         return body
 
-    async def chat(self, messages: list[Message], seed: int) -> Reply:
+    async def chat(
+        self, messages: list[Message], seed: int, tools: list[dict[str, Any]] | None = None
+    ) -> Reply:
         client, limit = self._session()
-        body = self.body(messages, seed)
+        body = self.body(messages, seed, tools)
         async with limit:
-            payload = await self._post(client, body)
-        return parse_reply(payload)
+            payload = await self._post(client, body, episode=tools is not None)
+        return parse_reply(payload, with_message=tools is not None)
 
-    async def _post(self, client: Any, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, client: Any, body: dict[str, Any], episode: bool = False) -> dict[str, Any]:
         import httpx
 
         problem = ""
@@ -95,6 +107,8 @@ class EndpointChat:
                 if response.status_code == 200:
                     return _json(response)
                 problem = f"HTTP {response.status_code}: {response.text[:300]}"
+                if episode and response.status_code == 400 and _context_full(response.text):
+                    raise ContextExceeded(f"{self.url} answered {problem}")
                 if response.status_code in FATAL_STATUS:
                     raise EndpointError(
                         f"{self.url} answered {problem}; check --model, --base-url and the key"
@@ -122,17 +136,55 @@ def api_key(endpoint: EndpointConfig) -> str:
     return key
 
 
-def parse_reply(payload: dict[str, Any]) -> Reply:
+def parse_reply(payload: dict[str, Any], with_message: bool = False) -> Reply:
+    """The reply of a chat completion; `with_message`: also as an assistant message with its tool calls."""
     try:
         choice = payload["choices"][0]
-        text = choice["message"].get("content") or ""
+        raw = choice["message"]
+        text = raw.get("content") or ""
     except (KeyError, IndexError, TypeError, AttributeError):
         raise GenerationError(
             f"the endpoint's reply has no choices[0].message: {str(payload)[:300]}"
         ) from None
     usage = payload.get("usage") or {}
     finish: Finish = "length" if choice.get("finish_reason") == "length" else "stop"
-    return Reply(text, finish, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    reply = Reply(
+        text, finish, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    )
+    if not with_message:
+        return reply
+    message: Message = {"role": "assistant", "content": text}
+    calls, malformed = _tool_calls(raw.get("tool_calls"))
+    if calls:
+        message["tool_calls"] = calls
+    return dataclasses.replace(reply, message=message, malformed=malformed)
+
+
+def _tool_calls(raw: Any) -> tuple[list[ToolCall], str | None]:
+    """The server's `tool_calls` as ToolCalls (ids and JSON-string arguments kept, as the server will want
+    them back), or why they cannot be used."""
+    if raw is None:
+        return [], None
+    calls: list[ToolCall] = []
+    for call in raw if isinstance(raw, list) else [raw]:
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            return [], f"the endpoint returned a tool call without a function name: {json.dumps(call)[:200]}"
+        name, arguments = function["name"], function.get("arguments")
+        out: ToolCall = {
+            "type": "function",
+            "function": {"name": name, "arguments": "{}" if arguments is None else arguments},
+        }
+        if isinstance(call.get("id"), str):
+            out["id"] = call["id"]
+        calls.append(out)
+    return calls, None
+
+
+def _context_full(text: str) -> bool:
+    """vLLM, SGLang and OpenAI answer a prompt longer than the model's context with a 400 saying so."""
+    lowered = text.lower()
+    return "context length" in lowered or "context_length_exceeded" in lowered
 
 
 def _json(response: Any) -> dict[str, Any]:

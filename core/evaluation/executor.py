@@ -1,7 +1,8 @@
 """Running rollouts: generation `concurrency` at a time, each finished rollout scored at once.
 
 Scoring overlaps the generation of the others, and every record is appended to rollouts.jsonl as soon as it
-is scored (one flushed line), so a killed run loses at most the rollouts in flight.
+is scored (one flushed line), so a killed run loses at most the rollouts in flight. An episode is scored by
+its session when it ends; a stored trajectory (rescore, resume) is scored here, whole.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rewardkit.episodes import is_episodic, score_trajectory
 from rewardkit.evaluation import rundir
 from rewardkit.evaluation.batching import MicroBatcher
 from rewardkit.evaluation.envs import EvalEnv
@@ -62,24 +64,25 @@ def plan_jobs(
 class Executor:
     """Runs jobs: generation `concurrency` at a time, scoring per environment as rollouts arrive.
 
-    A job with a previous record whose generation succeeded is only scored again. Without a runner
-    (`rescore`), a job whose generation had failed keeps its record as it is."""
+    `runners` maps an environment's key to its RolloutRunner. A job with a previous record whose generation
+    succeeded is only scored again. Without a runner (`rescore`), a job whose generation had failed keeps
+    its record as it is."""
 
     def __init__(
         self,
-        runner: RolloutRunner | None,
+        runners: Mapping[str, RolloutRunner],
         writer: RecordWriter,
         seed: int,
         concurrency: int,
         on_record: OnRecord | None = None,
     ) -> None:
-        self.runner = runner
+        self.runners = runners
         self.writer = writer
         self.seed = seed
         self.concurrency = max(1, concurrency)
         self.on_record = on_record
         self._scoring: set[asyncio.Task[None]] = set()
-        self._scorers: dict[str, MicroBatcher[tuple[Sample, str], tuple[RewardResult, float]]] = {}
+        self._scorers: dict[str, MicroBatcher[tuple[Sample, Trajectory], tuple[RewardResult, float]]] = {}
 
     async def run(self, jobs: Sequence[Job]) -> None:
         if not jobs:
@@ -100,43 +103,41 @@ class Executor:
 
     async def _work(self, pending: Iterator[Job]) -> None:
         for job in pending:
-            previous = job.previous
+            previous, runner = job.previous, self.runners.get(job.env.key)
             if previous is not None and not rundir.generation_failed(previous):
-                rollout = Rollout(
-                    previous.trajectory, dict(previous.tokens), previous.timing.get("generate", 0.0)
-                )
-            elif self.runner is None:
+                timing = {k: v for k, v in previous.timing.items() if k not in ("generate", "score")}
+                generated = previous.timing.get("generate", 0.0)
+                rollout = Rollout(previous.trajectory, dict(previous.tokens), generated, timing=timing)
+            elif runner is None:
                 assert previous is not None, "without a runner every job must have a record"
                 self._emit(previous)
                 continue
             else:
                 started = time.perf_counter()
                 try:
-                    rollout = await self.runner.run(job.sample, rollout_seed(self.seed, job.key))
+                    rollout = await runner.run(job.sample, rollout_seed(self.seed, job.key))
                 except GenerationError as error:
                     self._emit(_generation_failure(job, str(error), time.perf_counter() - started))
                     continue
+            if rollout.result is not None:  # scored by the runner (an episode, when it ended)
+                self._emit(_record(job, rollout, rollout.result, {}))
+                continue
             task = asyncio.ensure_future(self._score(job, rollout))
             self._scoring.add(task)
             task.add_done_callback(self._scoring.discard)
 
     async def _score(self, job: Job, rollout: Rollout) -> None:
-        result, seconds = await self._batcher(job.env).submit((job.sample, rollout.trajectory.completion))
-        timing = {"generate": rollout.seconds, "score": seconds}
-        self._emit(
-            RolloutRecord(
-                job.env.key, job.sample, rollout.trajectory, result, job.rollout, rollout.tokens, timing
-            )
-        )
+        result, seconds = await self._batcher(job.env).submit((job.sample, rollout.trajectory))
+        self._emit(_record(job, rollout, result, {"score": seconds}))
 
-    def _batcher(self, env: EvalEnv) -> MicroBatcher[tuple[Sample, str], tuple[RewardResult, float]]:
+    def _batcher(self, env: EvalEnv) -> MicroBatcher[tuple[Sample, Trajectory], tuple[RewardResult, float]]:
         """An environment's rollouts are scored in batches as they arrive; each result comes with its share
         of its batch's seconds (the scoring cost of one rollout)."""
         if env.key not in self._scorers:
 
-            async def score(items: list[tuple[Sample, str]]) -> list[tuple[RewardResult, float]]:
+            async def score(items: list[tuple[Sample, Trajectory]]) -> list[tuple[RewardResult, float]]:
                 started = time.perf_counter()
-                results = await env.scorer.score_batch([s for s, _ in items], [c for _, c in items])
+                results = await _score_items(env, items)
                 share = (time.perf_counter() - started) / len(items)
                 return [(result, share) for result in results]
 
@@ -147,6 +148,26 @@ class Executor:
         self.writer.write(record)
         if self.on_record is not None:
             self.on_record(record)
+
+
+async def _score_items(env: EvalEnv, items: list[tuple[Sample, Trajectory]]) -> list[RewardResult]:
+    """Single-turn rollouts through the environment's Scorer (its `score_batch`); episodes from the whole
+    trajectory, without running anything again."""
+    if not is_episodic(env.env):
+        return await env.scorer.score_batch([s for s, _ in items], [t.completion for _, t in items])
+    scorer = env.scorer
+    return list(
+        await asyncio.gather(
+            *(score_trajectory(env.env, s, t, scorer.rubric, scorer.timeout) for s, t in items)
+        )
+    )
+
+
+def _record(job: Job, rollout: Rollout, result: RewardResult, timing: Mapping[str, float]) -> RolloutRecord:
+    seconds = {"generate": rollout.seconds, **rollout.timing, **timing}
+    return RolloutRecord(
+        job.env.key, job.sample, rollout.trajectory, result, job.rollout, rollout.tokens, seconds
+    )
 
 
 def _generation_failure(job: Job, error: str, seconds: float) -> RolloutRecord:

@@ -4,17 +4,21 @@ Requests arriving from many concurrent rollouts are gathered into batches: one b
 thread, so the event loop keeps scoring) while the next one fills. Only the backends' small public protocol
 (`generate(prompt_ids, n, SamplingSpec, seed) -> Completions`) and the trainer's model loading are used, so
 the trainer's own backend serves evaluation during training as well.
+
+In an episode's turn, the chat template renders the offered tools, and the reply's tool calls are read in the
+model's own format (`rewardkit.episodes.ReplyParser.for_tokenizer`), as the trainer reads them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rewardkit.evaluation.batching import MicroBatcher
 from rewardkit.evaluation.config import EvalConfig, SamplingConfig
-from rewardkit.evaluation.policy import GenerationError, Reply
+from rewardkit.evaluation.policy import ContextExceeded, GenerationError, Reply
 from rewardkit.types import Message
 
 
@@ -29,6 +33,7 @@ class LocalChat:
         max_prompt_length: int = 2048,
         chat_template_kwargs: dict[str, Any] | None = None,
         owns_backend: bool = True,
+        tool_format: str | Mapping[str, Any] = "auto",
     ) -> None:
         self.backend = backend
         self.tokenizer = tokenizer
@@ -38,25 +43,52 @@ class LocalChat:
         self.max_prompt_length = max_prompt_length
         self.template_kwargs = dict(chat_template_kwargs or {})
         self.owns_backend = owns_backend
+        self.tool_format = tool_format
+        self._parser: Any = None
         self._batcher = MicroBatcher(self._generate, batch_size)
         self._batches = 0
 
-    def encode(self, messages: list[Message]) -> list[int]:
+    def encode(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> list[int]:
         ids = self.tokenizer.apply_chat_template(
             [dict(m) for m in messages],
+            tools=tools or None,  # None: some templates render a tools preamble even for []
             add_generation_prompt=True,
             tokenize=True,
             return_dict=False,
             **self.template_kwargs,
         )
-        return list(ids)[-self.max_prompt_length :]
+        return list(ids)
 
-    async def chat(self, messages: list[Message], seed: int) -> Reply:
+    async def chat(
+        self, messages: list[Message], seed: int, tools: list[dict[str, Any]] | None = None
+    ) -> Reply:
         # `seed` is not per request here: a batch is drawn with one seed (the run's seed and batch number).
-        ids = self.encode(messages)
+        ids = self.encode(messages, tools)
+        if len(ids) > self.max_prompt_length:
+            if tools is not None:  # an episode never loses the start of its conversation
+                raise ContextExceeded(
+                    f"the conversation has {len(ids)} tokens, more than local.max_prompt_length "
+                    f"{self.max_prompt_length}"
+                )
+            ids = ids[-self.max_prompt_length :]
         tokens, truncated = await self._batcher.submit(ids)
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        return Reply(text, "length" if truncated else "stop", len(ids), len(tokens))
+        reply = Reply(text, "length" if truncated else "stop", len(ids), len(tokens))
+        if tools is None:
+            return reply
+        # What the template put before the reply (a generation prompt may open a field, e.g. <think>).
+        prefix = self.tokenizer.decode(ids[-16:])
+        parsed = self.parser.parse(text, prefix=prefix, tools=tools)
+        return dataclasses.replace(reply, message=parsed.message, malformed=parsed.error)
+
+    @property
+    def parser(self) -> Any:
+        """How this model writes tool calls (a rewardkit.episodes.ReplyParser)."""
+        if self._parser is None:
+            from rewardkit.episodes import ReplyParser
+
+            self._parser = ReplyParser.for_tokenizer(self.tokenizer, self.tool_format)
+        return self._parser
 
     async def _generate(self, prompts: list[list[int]]) -> list[tuple[list[int], bool]]:
         """One batch, in a worker thread so that the event loop goes on scoring."""
@@ -132,6 +164,7 @@ def load_local_chat(config: EvalConfig) -> LocalChat:
         batch_size=local.batch_size,
         max_prompt_length=local.max_prompt_length,
         chat_template_kwargs=config.chat_template_kwargs,
+        tool_format=config.episodes.tool_format,
     )
 
 

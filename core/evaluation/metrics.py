@@ -95,6 +95,8 @@ class Outcome:
     reports_answer: bool  # the environment put a parsed answer (maybe None) in its info
     answer: Any
     stop_reason: str
+    turns: int  # assistant messages (1 for a single-turn rollout)
+    tool_calls: int
     prompt_tokens: int
     completion_tokens: int
     generate_seconds: float
@@ -111,6 +113,8 @@ class Outcome:
             reports_answer=reports,
             answer=answer,
             stop_reason=record.trajectory.stop_reason,
+            turns=record.trajectory.turns,
+            tool_calls=sum(len(m.get("tool_calls") or ()) for m in record.trajectory.messages),
             prompt_tokens=int(record.tokens.get("prompt", 0)),
             completion_tokens=int(record.tokens.get("completion", 0)),
             generate_seconds=float(record.timing.get("generate", 0.0)),
@@ -197,6 +201,8 @@ def _rates(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         else None,
         "truncation_rate": _share(stops.get("length", 0), total),
         "stop_reasons": dict(sorted(stops.items())),
+        "turns_mean": sum(o.turns for o in outcomes) / total if total else None,
+        "tool_calls_mean": sum(o.tool_calls for o in outcomes) / total if total else None,
     }
 
 

@@ -2,18 +2,18 @@
 
 Every generation source (an OpenAI-compatible endpoint, in-process vLLM, transformers) is a `ChatModel`;
 a `RolloutRunner` turns a Sample into a Trajectory by talking to one. Single-turn environments need one
-reply (`SingleTurn`); an episode runner for multi-turn environments implements the same `RolloutRunner`
-protocol with as many `chat` calls as the episode takes.
+reply (`SingleTurn`); episode environments are played by `rewardkit.evaluation.episodes.EpisodeRunner`,
+with as many `chat` calls as the episode takes.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from rewardkit.errors import RewardkitError
-from rewardkit.types import Message, Sample, StopReason, Trajectory, system
+from rewardkit.types import Message, RewardResult, Sample, StopReason, Trajectory, system
 
 Finish = Literal["stop", "length"]
 
@@ -26,17 +26,31 @@ class EndpointError(RewardkitError):
     """The generation source refuses every request (bad key, unknown model): the run stops."""
 
 
+class ContextExceeded(RewardkitError):
+    """The conversation no longer fits the model's context: an episode ends with stop reason `budget`."""
+
+
 @dataclass(frozen=True)
 class Reply:
     text: str
     finish: Finish  # "length": the reply hit max_tokens
     prompt_tokens: int
     completion_tokens: int
+    # Where tools were offered: the reply as an assistant message with its tool calls read in the model's
+    # format, and why its tool-call markup could not be read (None when it could).
+    message: Message | None = None
+    malformed: str | None = None
 
 
 class ChatModel(Protocol):
-    async def chat(self, messages: list[Message], seed: int) -> Reply:
-        """One reply to `messages`, sampled with the model's sampling settings and this `seed`."""
+    async def chat(
+        self, messages: list[Message], seed: int, tools: list[dict[str, Any]] | None = None
+    ) -> Reply:
+        """One reply to `messages`, sampled with the model's sampling settings and this `seed`.
+
+        `tools` (an episode's turn; may be empty): the tool schemas the model is offered, and the reply
+        comes back as a `message` with parsed tool calls. None: a plain reply, nothing parsed. Raises
+        ContextExceeded when the conversation does not fit the model's context."""
 
     async def aclose(self) -> None: ...
 
@@ -48,6 +62,9 @@ class Rollout:
     trajectory: Trajectory
     tokens: dict[str, int] = field(default_factory=dict)  # "prompt", "completion" (summed over turns)
     seconds: float = 0.0
+    # The outcome, where the runner scored it (an episode is scored when it ends); None: score it.
+    result: RewardResult | None = None
+    timing: dict[str, float] = field(default_factory=dict)  # more seconds for the record ("tools", "env")
 
 
 class RolloutRunner(Protocol):

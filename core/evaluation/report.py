@@ -35,6 +35,9 @@ def rollout_row(record: RolloutRecord, max_chars: int) -> dict[str, Any]:
         "answer": json_safe(answer) if reports else None,
         "reports_answer": reports,
         "stop": record.trajectory.stop_reason,
+        "turns": record.trajectory.turns,
+        "turn_rewards": list(record.trajectory.turn_rewards),
+        "trajectory_info": json_safe(dict(record.trajectory.info)),
         "tokens": dict(record.tokens),
         "timing": dict(record.timing),
         "prompt": [_cut_message(m, max_chars) for m in record.sample.prompt],
@@ -47,6 +50,12 @@ def rollout_row(record: RolloutRecord, max_chars: int) -> dict[str, Any]:
 def _cut_message(message: Any, max_chars: int) -> dict[str, Any]:
     out = dict(json_safe(dict(message)))
     out["content"] = _cut(str(message.get("content") or ""), max_chars)
+    for call in out.get("tool_calls") or []:  # a call's arguments (a program) can be as long as any text
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and "arguments" in function:
+            arguments = function["arguments"]
+            text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+            function["arguments"] = _cut(text, max_chars)
     return out
 
 

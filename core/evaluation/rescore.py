@@ -121,7 +121,7 @@ def _run(
     jobs = [Job(by_key[r.env], r.sample, r.rollout, r) for r in records.values()]
     started = time.perf_counter()
     with RecordWriter(rundir.rollouts_path(state.output)) as writer:
-        executor = Executor(None, writer, state.config.sampling.seed, 64, on_record)
+        executor = Executor({}, writer, state.config.sampling.seed, 64, on_record)
         run_coroutine(executor.run(jobs))
     state.segments.append(
         {"started": state.created, "seconds": time.perf_counter() - started, "rollouts": len(jobs)}

@@ -21,9 +21,10 @@ from rewardkit.errors import ConfigError
 from rewardkit.evaluation import rundir
 from rewardkit.evaluation.config import EvalConfig, parse_eval_config
 from rewardkit.evaluation.envs import EvalEnv, build_envs, choose_split, close_envs, read_samples
+from rewardkit.evaluation.episodes import make_runner
 from rewardkit.evaluation.executor import Executor, Job, OnRecord, plan_jobs, run_coroutine
 from rewardkit.evaluation.metrics import run_metrics
-from rewardkit.evaluation.policy import ChatModel, SingleTurn
+from rewardkit.evaluation.policy import ChatModel
 from rewardkit.host import PluginHost
 from rewardkit.records import RECORD_VERSION, RecordWriter
 from rewardkit.types import Sample
@@ -39,6 +40,7 @@ class RunState:
     segments: list[dict[str, Any]]
     created: str
     extra: dict[str, Any] = field(default_factory=dict)  # more metadata (`rescore` names its source)
+    host: PluginHost | None = None  # where episode environments find registered tools
 
 
 def evaluate(
@@ -62,6 +64,7 @@ def evaluate(
     envs = build_envs(config, host=host)
     try:
         state = _prepare(config, output, envs, previous)
+        state.host = host
         done = rundir.latest_records(output)
         jobs = plan_jobs(envs, state.samples, done)
         if on_start is not None:
@@ -128,8 +131,8 @@ def _execute(
     write_run_metadata(state, "running")
     writer = RecordWriter(rundir.rollouts_path(state.output))
     try:
-        runner = SingleTurn(model, config.system_prompt)
-        executor = Executor(runner, writer, config.sampling.seed, _concurrency(config), on_record)
+        runners = {env.key: make_runner(env, model, config, state.host) for env in state.envs}
+        executor = Executor(runners, writer, config.sampling.seed, _concurrency(config), on_record)
         run_coroutine(_drive(executor, jobs, model if owned else None))
         status = "complete"
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rewardkit.episodes import INFRASTRUCTURE_STOPS
 from rewardkit.errors import RewardkitError
 from rewardkit.records import RolloutRecord, read_records
 
@@ -68,8 +69,10 @@ def latest_records(run: str | Path) -> dict[tuple[str, str, int], RolloutRecord]
 
 
 def generation_failed(record: RolloutRecord) -> bool:
-    """The rollout has no trajectory to score: its generation failed (after retries)."""
-    return record.result.info.get("stage") == "generation"
+    """The rollout has no trajectory to score: its generation failed (after retries), or its episode ended
+    in an infrastructure failure (a tool's sandbox down, the environment timed out). Run it again."""
+    stopped = record.result.error is not None and record.trajectory.stop_reason in INFRASTRUCTURE_STOPS
+    return stopped or record.result.info.get("stage") == "generation"
 
 
 def write_records(run: str | Path, records: Iterable[RolloutRecord]) -> None:

@@ -52,8 +52,51 @@ class Stateful(Answer):
     stateful_scoring = True
 
 
+LOOKUPS: list[str] = []  # every call of the lookup tool in this process (rescore must add none)
+
+
+@rk.tool
+def lookup(key: str) -> str:
+    """Look up the secret value stored under a key.
+
+    Args:
+        key: the key, e.g. "x"
+    """
+    LOOKUPS.append(key)
+    return f"value-{key}"
+
+
+class Lookup(rk.EpisodeEnvironment):
+    """A tool-using episode: the model calls `lookup`, reads the result and answers with it. Passes when the
+    final reply is the sample's answer (`strict: false`: when it contains it)."""
+
+    name = "toy.lookup"
+    max_turns = 4
+
+    class Config(rk.EnvConfig):
+        size: int = 2
+        strict: bool = True
+
+    def dataset(self, split):
+        for i in range(self.config.size):
+            question = rk.user(f"What is stored under key {i}?")
+            yield rk.Sample(id=f"k-{i}", prompt=[question], answer=f"value-{i}")
+
+    def tools(self, sample):
+        return [lookup]
+
+    async def score_trajectory(self, sample, trajectory):
+        reply = trajectory.completion.strip()
+        correct = reply == sample.answer if self.config.strict else sample.answer in reply
+        looked_up = any(m["role"] == "tool" for m in trajectory.messages)
+        return rk.RewardResult(
+            float(correct), components={"looked_up": float(looked_up)}, info={"parsed_answer": reply or None}
+        )
+
+
 @rk.hookimpl
 def register_environments(register):
     register(Answer)
     register(Graded)
     register(Stateful)
+    register(Lookup)

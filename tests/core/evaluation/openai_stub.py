@@ -9,11 +9,12 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Script = Callable[[dict[str, Any]], "str | tuple[str, str] | int"]
+Script = Callable[[dict[str, Any]], "str | tuple[str, str] | dict[str, Any] | int"]
 
 
 class OpenAIStub:
-    """`script(request_body)` -> reply text, (text, finish_reason), or an HTTP status to fail with.
+    """`script(request_body)` -> reply text, (text, finish_reason), a whole `message` dict (e.g. with
+    `tool_calls`, as a server with a tool-call parser answers), or an HTTP status to fail with.
     The first `fail_first` requests get HTTP 503."""
 
     def __init__(self, script: Script, delay: float = 0.0, fail_first: int = 0) -> None:
@@ -41,8 +42,13 @@ class OpenAIStub:
                 if isinstance(reply, int):  # a scripted HTTP error
                     self._send(reply, {"error": f"scripted {reply}"})
                     return
-                text, finish = reply if isinstance(reply, tuple) else (reply, "stop")
-                prompt = " ".join(m["content"] for m in body["messages"])
+                if isinstance(reply, dict):
+                    message = {"role": "assistant", "content": None, **reply}
+                    finish = "tool_calls" if reply.get("tool_calls") else "stop"
+                else:
+                    text, finish = reply if isinstance(reply, tuple) else (reply, "stop")
+                    message = {"role": "assistant", "content": text}
+                prompt = " ".join(m.get("content") or "" for m in body["messages"])
                 self._send(
                     200,
                     {
@@ -52,13 +58,13 @@ class OpenAIStub:
                         "choices": [
                             {
                                 "index": 0,
-                                "message": {"role": "assistant", "content": text},
+                                "message": message,
                                 "finish_reason": finish,
                             }
                         ],
                         "usage": {
                             "prompt_tokens": len(prompt.split()),
-                            "completion_tokens": len(text.split()),
+                            "completion_tokens": len((message["content"] or "").split()),
                         },
                     },
                 )

@@ -129,3 +129,31 @@ def test_report_of_several_environments_and_a_continuous_reward(toys, stub_facto
     bars = page.locator("#histogram rect").evaluate_all("rs => rs.map(r => Number(r.dataset.count))")
     assert bars[5] == 2 and sum(bars) == 2
     assert page.problems == []
+
+
+def test_report_shows_an_episode_turn_by_turn(toys, stub_factory, tmp_path, page, capsys):
+    from rewardkit.evaluation import parse_eval_config
+    from rewardkit.evaluation.run import evaluate
+
+    call = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"key": "0"}'}}
+
+    def model(body):
+        results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+        return results[-1] if results else {"tool_calls": [call]}
+
+    stub = stub_factory(model)
+    config = {"model": "m", "environments": [{"name": "toy.lookup", "num_prompts": 1}]}
+    run = tmp_path / "episode"
+    evaluate(parse_eval_config({**config, "endpoint": {"base_url": stub.base_url}}), run)
+    _open(page, run, capsys)
+    headers = page.locator("#rollouts thead th").all_text_contents()
+    cells = page.locator("#rollouts tbody tr.row td").all_text_contents()
+    assert dict(zip(headers, cells, strict=True))["turns"] == "2"
+    page.click("#rollouts tbody tr.row")
+    detail = page.locator("#rollouts tr.detail")
+    roles = detail.locator(".message .role").all_text_contents()
+    assert roles == ["user", "assistant · turn 1", "tool result · lookup", "assistant · turn 2"]
+    assert detail.locator(".message.tool pre").first.text_content() == "value-0"
+    shown = detail.locator(".message.assistant .tool-call").text_content()
+    assert shown == '→ call lookup({"key": "0"})  [c1]'
+    assert page.problems == []
