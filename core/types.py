@@ -86,13 +86,15 @@ class Trajectory:
 
     A single-turn rollout is a one-message trajectory (`Trajectory.single(completion)`). `turn_rewards`
     holds one entry per assistant message where the environment gave a per-turn reward (None elsewhere);
-    it is empty when none did.
+    it is empty when none did. `tools` are the JSON schemas of the tools the model was offered (what a
+    chat template renders with the prompt; SFT data made from the trajectory needs them).
     """
 
     messages: list[Message]
     stop_reason: StopReason = "done"
     turn_rewards: tuple[float | None, ...] = ()
     info: Mapping[str, Any] = field(default_factory=dict)
+    tools: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def single(cls, completion: str, stop_reason: StopReason = "done") -> Trajectory:
@@ -111,12 +113,15 @@ class Trajectory:
         return sum(message["role"] == "assistant" for message in self.messages)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        row = {
             "messages": [dict(message) for message in self.messages],
             "stop_reason": self.stop_reason,
             "turn_rewards": list(self.turn_rewards),
             "info": json_safe(dict(self.info)),
         }
+        if self.tools:
+            row["tools"] = json_safe(list(self.tools))
+        return row
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> Trajectory:
@@ -128,6 +133,7 @@ class Trajectory:
             stop_reason=stop,
             turn_rewards=tuple(row.get("turn_rewards") or ()),
             info=dict(row.get("info") or {}),
+            tools=tuple(row.get("tools") or ()),
         )
 
 

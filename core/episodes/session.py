@@ -247,7 +247,13 @@ class EpisodeSession:
     def trajectory(self) -> Trajectory:
         record = self._record
         rewards = tuple(record.turn_rewards) if any(r is not None for r in record.turn_rewards) else ()
-        return Trajectory(list(record.messages), self.stop_reason or "done", rewards, dict(record.info))
+        return Trajectory(
+            list(record.messages),
+            self.stop_reason or "done",
+            rewards,
+            dict(record.info),
+            tuple(self.tool_schemas),
+        )
 
     async def _score(self, trajectory: Trajectory) -> RewardResult:
         return await score_trajectory(self.env, self.sample, trajectory, self.rubric, self.score_timeout)

@@ -145,7 +145,9 @@ def _dedup(records: Sequence[RolloutRecord]) -> tuple[list[RolloutRecord], int]:
     out = []
     for record in records:
         text = " ".join(
-            re.sub(r"\s+", " ", str(m.get("content") or "")).strip() for m in record.trajectory.messages
+            re.sub(r"\s+", " ", str(m.get("content") or "")).strip()
+            + json.dumps(m.get("tool_calls"), sort_keys=True)  # episodes differing only in a call differ
+            for m in record.trajectory.messages
         )
         if text not in seen:
             seen.add(text)
@@ -155,8 +157,10 @@ def _dedup(records: Sequence[RolloutRecord]) -> tuple[list[RolloutRecord], int]:
 
 def _sft_row(record: RolloutRecord, rate: float | None) -> dict[str, Any]:
     messages = [dict(m) for m in record.sample.prompt] + [dict(m) for m in record.trajectory.messages]
+    tools = {"tools": json_safe(list(record.trajectory.tools))} if record.trajectory.tools else {}
     return {
         "messages": json_safe(messages),
+        **tools,
         "env": record.env,
         "sample_id": record.sample.id,
         "rollout": record.rollout,

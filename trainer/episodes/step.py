@@ -37,8 +37,13 @@ class EpisodeStep:
 
     def __init__(self, trainer: GRPOTrainer) -> None:
         cfg = trainer.config
-        if trainer.accelerator.num_processes > 1:
-            raise ConfigError("environments: episode environments train in one process for now")
+        processes = trainer.accelerator.num_processes
+        if processes > 1:
+            names = ", ".join(slot.key for slot in trainer.slots if is_episodic(slot.env))
+            raise ConfigError(
+                f"environments: {names} are episode environments, which train in one process for now "
+                f"(this run has {processes}); launch it with one (accelerate launch --num_processes 1)"
+            )
         self.options = cfg.episodes
         self.slots = {slot.key: slot for slot in trainer.slots}
         self.loop = LoopThread("rewardkit-episodes")

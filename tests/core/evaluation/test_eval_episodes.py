@@ -15,6 +15,7 @@ from eval_helpers import TINY
 
 from rewardkit.cli.main import main
 from rewardkit.evaluation import parse_eval_config
+from rewardkit.evaluation.export import ExportOptions, export
 from rewardkit.evaluation.rescore import rescore
 from rewardkit.evaluation.run import evaluate
 from rewardkit.evaluation.rundir import latest_records, read_metadata
@@ -89,10 +90,18 @@ def test_an_endpoint_gets_the_tools_and_the_episode_runs_to_done(toys, stub_fact
         assert record.result.score == (1.0 if key == "0" else 0.0)
         assert record.tokens["completion"] >= 1 and record.tokens["prompt"] > 0
         assert {"generate", "tools", "env"} <= set(record.timing)
+        assert trajectory.tools == (schema,)
     metrics = read_metadata(run)["metrics"]["environments"]["toy.lookup"]
     assert metrics["pass_at_k"]["1"] == 0.5
     assert metrics["turns_mean"] == 2.0 and metrics["tool_calls_mean"] == 1.0
     assert metrics["stop_reasons"] == {"done": 4}
+
+    # Verified SFT data: the whole conversation, with the tools the model was offered.
+    export(run, tmp_path / "sft.jsonl", ExportOptions())
+    rows = [json.loads(line) for line in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert len(rows) == 1  # the passing sample's two rollouts are the same conversation: deduplicated
+    assert [m["role"] for m in rows[0]["messages"]] == ["user", "assistant", "tool", "assistant"]
+    assert rows[0]["tools"] == [schema]
 
 
 def test_rescore_scores_stored_trajectories_without_running_tools(toys, stub_factory, tmp_path, capsys):
