@@ -40,7 +40,6 @@ class RunState:
     segments: list[dict[str, Any]]
     created: str
     extra: dict[str, Any] = field(default_factory=dict)  # more metadata (`rescore` names its source)
-    host: PluginHost | None = None  # where episode environments find registered tools
 
 
 def evaluate(
@@ -64,14 +63,13 @@ def evaluate(
     envs = build_envs(config, host=host)
     try:
         state = _prepare(config, output, envs, previous)
-        state.host = host
         done = rundir.latest_records(output)
         jobs = plan_jobs(envs, state.samples, done)
         if on_start is not None:
             on_start(sum(len(state.samples[e.key]) * e.rollouts for e in envs), len(jobs))
         for env in envs:
             env.scorer.start()  # environment setup fails here, before any generation
-        return _execute(state, jobs, chat, on_record)
+        return _execute(state, jobs, chat, on_record, host)
     finally:
         close_envs(envs)
 
@@ -118,7 +116,11 @@ def _closed_segments(segments: list[dict[str, Any]], output: Path) -> list[dict[
 
 
 def _execute(
-    state: RunState, jobs: list[Job], chat: ChatModel | None, on_record: OnRecord | None
+    state: RunState,
+    jobs: list[Job],
+    chat: ChatModel | None,
+    on_record: OnRecord | None,
+    host: PluginHost | None,
 ) -> dict[str, Any]:
     config = state.config
     if not jobs:  # a resumed run that was already complete: nothing to load or ask
@@ -131,7 +133,7 @@ def _execute(
     write_run_metadata(state, "running")
     writer = RecordWriter(rundir.rollouts_path(state.output))
     try:
-        runners = {env.key: make_runner(env, model, config, state.host) for env in state.envs}
+        runners = {env.key: make_runner(env, model, config, host) for env in state.envs}
         executor = Executor(runners, writer, config.sampling.seed, _concurrency(config), on_record)
         run_coroutine(_drive(executor, jobs, model if owned else None))
         status = "complete"

@@ -15,18 +15,7 @@ pytestmark = pytest.mark.usefixtures("tiny_dir")
 
 
 def test_two_process_ddp_run_keeps_ranks_in_sync_and_splits_the_prompts(tmp_path):
-    accelerate = Path(sys.executable).with_name("accelerate")
-    env = {**os.environ, "PYTHONPATH": str(HERE), "OMP_NUM_THREADS": "1", "MASTER_PORT": "29531"}
-    command = [str(accelerate), "launch", "--config_file", str(CONFIG), "--main_process_port", "29531"]
-    done = subprocess.run(
-        [*command, str(HERE / "ddp_script.py"), str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    _launch(tmp_path, port="29531", timeout=240)
     ranks = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in (0, 1)]
     assert [r["rank"] for r in ranks] == [0, 1]
     assert all(r["processes"] == 2 and r["steps"] == 3 for r in ranks)
@@ -38,3 +27,53 @@ def test_two_process_ddp_run_keeps_ranks_in_sync_and_splits_the_prompts(tmp_path
         mine, theirs = (set(r["prompts"][step * per_step : (step + 1) * per_step]) for r in ranks)
         assert len(mine) == len(theirs) == 2 and not mine & theirs
     assert (tmp_path / "run" / "metrics.jsonl").is_file()
+
+
+def _launch(tmp_path: Path, *args: str, port: str, timeout: float = 600) -> None:
+    """`accelerate launch` of ddp_script.py over two CPU processes; each rank writes rank<i>.json."""
+    accelerate = Path(sys.executable).with_name("accelerate")
+    env = {**os.environ, "PYTHONPATH": str(HERE), "OMP_NUM_THREADS": "1", "MASTER_PORT": port}
+    command = [str(accelerate), "launch", "--config_file", str(CONFIG), "--main_process_port", port]
+    done = subprocess.run(
+        [*command, str(HERE / "ddp_script.py"), str(tmp_path), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # two processes generating episodes on a loaded 2-core machine
+def test_episodes_train_in_two_processes_with_step_wide_group_statistics(tmp_path, tiny_dir):
+    """Episode rollouts in a two-process DDP run: each rank plays its share of the step's episodes, the
+    advantages come from every rank's outcomes (scale_rewards: batch needs the whole step), and the replicas
+    stay in sync."""
+    import torch
+    from episode_toys import TOOL_TEMPLATE, model_with_template, supervise
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rewardkit.trainer.advantages import group_advantages
+
+    model_dir = model_with_template(tiny_dir, tmp_path / "model", TOOL_TEMPLATE)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    supervise(AutoModelForCausalLM.from_pretrained(model_dir).float(), tokenizer).save_pretrained(model_dir)
+    _launch(tmp_path, str(model_dir), port="29533")
+
+    ranks = [json.loads((tmp_path / f"rank{i}.json").read_text()) for i in (0, 1)]
+    assert all(r["processes"] == 2 and r["steps"] == 2 for r in ranks)
+    assert ranks[0]["weights"] == ranks[1]["weights"] != ranks[0]["initial_weights"]
+    assert max(t for r in ranks for t in r["turns_mean"]) > 1.0  # episodes went past their first turn
+    differs = []
+    for step in range(2):
+        scores = [s for r in ranks for s in r["scores"][step]]
+        assert len(scores) == 16  # 2 prompts x 4 episodes per rank, one sample each (append-only template)
+        rewards = torch.tensor([float("nan") if s is None else s for s in scores])
+        expected = group_advantages(rewards, 4, "batch").values
+        got = torch.tensor([a for r in ranks for a in r["advantages"][step]])
+        assert torch.allclose(got, expected.float(), atol=1e-5), (got, expected)
+        local = group_advantages(rewards[:8], 4, "batch").values  # what rank 0 alone would have computed
+        differs.append(not torch.allclose(got[:8], local.float(), atol=1e-5))
+    assert any(differs)  # the statistics really are step-wide

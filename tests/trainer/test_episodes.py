@@ -246,18 +246,3 @@ def test_multi_turn_rollouts_with_vllm(tiny_dir: Path, tmp_path: Path, loop: Loo
     assert float((recomputed - batch.sampling_logp).abs()[mask].max()) < 1e-3
     environment = batch.attention_mask[:, batch.prompt_width :].bool() & ~mask
     assert environment.any()
-
-
-def test_a_multi_process_run_with_episodes_is_refused_in_one_line() -> None:
-    from types import SimpleNamespace
-
-    from rewardkit.errors import ConfigError
-    from rewardkit.trainer.episodes.step import EpisodeStep
-
-    slots = [SimpleNamespace(key="toy.feedback", env=Feedback()), SimpleNamespace(key="plain", env=None)]
-    trainer = SimpleNamespace(config=None, accelerator=SimpleNamespace(num_processes=2), slots=slots)
-    with pytest.raises(ConfigError) as error:
-        EpisodeStep(trainer)  # type: ignore[arg-type]
-    message = str(error.value)
-    assert "\n" not in message and "toy.feedback are episode environments" in message
-    assert "this run has 2" in message and "--num_processes 1" in message

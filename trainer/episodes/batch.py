@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
@@ -62,23 +62,29 @@ def sample_advantages(
     scale: Scale,
     drop_zero_variance: bool,
     credit: Credit = "outcome",
+    gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    offset: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(advantage, trainable, zero_variance) per sample.
 
     outcome: each episode's group-relative outcome advantage, broadcast to all its samples (every turn).
     turn: the return-to-go of the sample's first turn (outcome + that turn's and later per-turn rewards),
     centred and scaled by the group's full-episode returns (see docs/episodes.md for its bias).
+
+    In a multi-process run, `gather` collects every process's episode scores in rank order (statistics
+    over the whole step, as for single-turn rollouts) and `offset` is this process's first episode there.
     """
     outcome = torch.tensor(
         [float("nan") if o.result.score is None else o.result.score for o in outcomes], dtype=torch.float64
     )
+    collect = gather or (lambda local: local)
     if credit == "outcome":
-        adv = group_advantages(outcome.float(), group_size, scale, drop_zero_variance)
-        index = torch.tensor([s.episode for s in segments], dtype=torch.long)
+        adv = group_advantages(collect(outcome.float()), group_size, scale, drop_zero_variance)
+        index = torch.tensor([offset + s.episode for s in segments], dtype=torch.long)
         return adv.values[index], adv.trainable[index], adv.zero_variance[index]
     returns = [_returns_to_go(o) for o in outcomes]
     total = torch.tensor([r[0] for r in returns], dtype=torch.float64)
-    base = group_advantages(total.float(), group_size, scale, drop_zero_variance)
+    base = group_advantages(collect(total.float()), group_size, scale, drop_zero_variance)
     values, trainable, zero = [], [], []
     grouped = total.view(-1, group_size)
     for segment in segments:
@@ -90,10 +96,10 @@ def sample_advantages(
         turn = min(segment.turn, len(returns[episode]) - 1)
         centred = returns[episode][turn] - float(mean)
         value = centred / (float(std) + 1e-4) if scale == "group" else centred
-        ok = bool(base.trainable[episode])
+        ok = bool(base.trainable[offset + episode])
         values.append(value if ok else 0.0)
         trainable.append(ok)
-        zero.append(bool(base.zero_variance[episode]))
+        zero.append(bool(base.zero_variance[offset + episode]))
     return torch.tensor(values).float(), torch.tensor(trainable), torch.tensor(zero)
 
 

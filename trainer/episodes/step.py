@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from rewardkit.episodes import EpisodeResult, EpisodeSession, ReplyParser, is_episodic, resolve_tools
-from rewardkit.errors import ConfigError
 from rewardkit.runtime import LoopThread
 from rewardkit.trainer.data import Prompt
 from rewardkit.trainer.envs import EnvSlot
@@ -37,13 +36,6 @@ class EpisodeStep:
 
     def __init__(self, trainer: GRPOTrainer) -> None:
         cfg = trainer.config
-        processes = trainer.accelerator.num_processes
-        if processes > 1:
-            names = ", ".join(slot.key for slot in trainer.slots if is_episodic(slot.env))
-            raise ConfigError(
-                f"environments: {names} are episode environments, which train in one process for now "
-                f"(this run has {processes}); launch it with one (accelerate launch --num_processes 1)"
-            )
         self.options = cfg.episodes
         self.slots = {slot.key: slot for slot in trainer.slots}
         self.loop = LoopThread("rewardkit-episodes")
@@ -134,6 +126,8 @@ class EpisodeStep:
             grpo.scale_rewards,
             grpo.drop_zero_variance_groups,
             self.options.credit,
+            gather=trainer._gather,
+            offset=trainer._local_rows(len(outcomes)).start,
         )
         batch.advantages, batch.trainable = values, trainable
         if grpo.mask_truncated_completions:

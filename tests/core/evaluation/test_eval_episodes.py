@@ -268,3 +268,20 @@ def _supervised_tiny_model(target: Path) -> Path:
     model = supervise(AutoModelForCausalLM.from_pretrained(target).float(), tokenizer)
     model.save_pretrained(target)
     return target
+
+
+def test_an_endpoint_reply_becomes_a_message_with_its_tool_calls():
+    from rewardkit.evaluation.endpoint import parse_reply
+
+    message = {"content": "Let me look.", "tool_calls": [call("3")]}
+    usage = {"prompt_tokens": 7, "completion_tokens": 5}
+    payload = {"choices": [{"message": message, "finish_reason": "tool_calls"}], "usage": usage}
+    plain = parse_reply(payload)
+    assert plain.text == "Let me look." and plain.message is None  # a single-turn reply: nothing parsed
+    reply = parse_reply(payload, with_message=True)
+    assert reply.message == {"role": "assistant", "content": "Let me look.", "tool_calls": [call("3")]}
+    assert reply.malformed is None and (reply.prompt_tokens, reply.completion_tokens) == (7, 5)
+    nameless = {"content": None, "tool_calls": [{"function": {"arguments": "{}"}}]}
+    broken = parse_reply({"choices": [{"message": nameless}]}, with_message=True)
+    assert broken.malformed is not None and "without a function name" in broken.malformed
+    assert broken.message == {"role": "assistant", "content": ""}
