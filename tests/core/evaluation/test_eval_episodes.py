@@ -21,7 +21,7 @@ from rewardkit.evaluation.run import evaluate
 from rewardkit.evaluation.rundir import latest_records, read_metadata
 
 # The tiny model's tool-calling chat template and its short supervision live with the trainer's episode tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "trainer"))
+sys.path.append(str(Path(__file__).resolve().parents[2] / "trainer"))
 
 
 def call(key: str, id: str = "call-1") -> dict:
