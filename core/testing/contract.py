@@ -82,13 +82,17 @@ def check_environment(
     split: str | None = None,
     n_samples: int = 4,
     timeout: float | None = None,
+    hedges: bool = False,
     raise_on_failure: bool = True,
 ) -> ContractReport:
     """Run the contract on `env` (an instance or an installed name).
 
     `gold(sample)` returns a completion that must earn the top of the reward range; by default the
     environment's own `reference_completion`. For an EpisodeEnvironment it returns a policy (see
-    `rewardkit.episodes.scripted`); by default the environment's `reference_policy`.
+    `rewardkit.episodes.scripted`); by default the environment's `reference_policy`. `hedges=True` also
+    checks that a completion offering the gold answer beside another sample's (a policy listing candidates)
+    earns nothing: the bottom of the range. Opt-in, because an environment whose answers are sets or free
+    text may rightly accept that.
     """
     env = load_environment(env) if isinstance(env, str) else env
     report = ContractReport(env.name)
@@ -105,6 +109,8 @@ def check_environment(
             _check_adversarial(report, scorer, samples[0])
             if metadata.deterministic:
                 _check_determinism(report, scorer, samples, gold or env.reference_completion)
+            if hedges:
+                _check_hedges(report, scorer, samples, gold or env.reference_completion)
     if raise_on_failure and not report.passed:
         raise ContractError(report)
     return report
@@ -201,6 +207,37 @@ def _check_determinism(report: ContractReport, scorer: Scorer, samples: list[Sam
         first == second,
         "" if first == second else f"first {first} vs second {second}",
     )
+
+
+def hedged_completions(gold: str, answer: str, other: str) -> list[str]:
+    """`gold` with its `answer` replaced by ways of offering `other` beside it."""
+    forms = (f"{answer}\n{other}", f"{other}\n{answer}", f"{answer} or {other}", f"{other} {answer}")
+    head, _, tail = gold.rpartition(answer)
+    return [head + form + tail for form in forms]
+
+
+def _check_hedges(report: ContractReport, scorer: Scorer, samples: list[Sample], gold: GoldFn) -> None:
+    cases: list[tuple[Sample, str]] = []
+    answers = [str(s.answer) for s in samples if s.answer is not None]
+    for sample in samples:
+        completion = gold(sample)
+        answer = None if sample.answer is None else str(sample.answer)
+        others = [a for a in answers if a != answer]
+        if completion is None or answer is None or not others or answer not in completion:
+            continue
+        cases += [(sample, hedged) for hedged in hedged_completions(completion, answer, others[0])]
+    name = "hedged answers (the gold answer beside another) earn the bottom of the range"
+    if not cases:
+        report.add(name, True, "no two samples with distinct answers found in their gold completions")
+        return
+    bottom = scorer.reward_range[0]
+    results = scorer.score_batch_sync([s for s, _ in cases], [c for _, c in cases])
+    paid = [
+        f"{s.id} {c[-80:]!r}: {_describe(r)}"
+        for (s, c), r in zip(cases, results, strict=True)
+        if r.error is not None or r.score is None or r.score > bottom + RANGE_SLACK
+    ]
+    report.add(name, not paid, _first(paid))
 
 
 def _valid_prompt(sample: Sample) -> bool:
