@@ -39,6 +39,10 @@ fi
 pip install -q --no-build-isolation -e ".[all,dev]" "torch==$TORCH_VERSION" --config-settings editable_mode=strict
 pip install -q --no-build-isolation --no-deps -e examples/rewardkit-wordcount -e examples/rewardkit-citysize
 pip install -q --no-build-isolation -e packages/rewardkit-reasoning-gym
+# The trainers whose adapters are tested the way they call them (tests/core/adapters/): their own code,
+# with --no-deps, because their pinned dependencies would replace transformers (and CUDA builds of torch).
+pip install -q --no-deps "verl==0.9.1" "openrlhf==0.11.2" "omegaconf==2.3.1" "antlr4-python3-runtime==4.9.3" \
+  "tensordict==0.10.0" "pyvers==0.1.0" codetiming pylatexenc orjson
 "$VENV/bin/python" -c "import rewardkit, torch; print('setup: rewardkit', rewardkit.__version__, 'torch', torch.__version__)"
 rm -f "$VENV"/.rewardkit-setup-*
 touch "$stamp"
