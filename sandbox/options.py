@@ -65,6 +65,19 @@ class LocalOptions(StrictOptions):
     concurrency: int | None = Field(None, ge=1, description="jobs at once (default: CPU cores)")
 
 
+class SandboxFusionOptions(StrictOptions):
+    """Options of the `sandboxfusion` backend (a code environment's `sandbox_options`)."""
+
+    url: str = Field(description="the fleet's base URL, e.g. http://sandbox.internal:8080")
+    concurrency: int = Field(16, ge=1, description="jobs in flight at once")
+    retries: int = Field(2, ge=0, description="more attempts after a connection error, 5xx or SandboxError")
+    backoff: float = Field(0.5, ge=0, description="seconds before the first retry; doubles each time")
+    request_margin: float = Field(30.0, gt=0, description="seconds the HTTP request may take beyond the job")
+    token_env: str | None = Field(
+        None, description="environment variable holding a bearer token (the token never enters a config)"
+    )
+
+
 def validate_options(model: type[OptionsT], options: Mapping[str, Any], where: str) -> OptionsT:
     """`options` as `model`, or a ConfigError whose lines start with `where.field`."""
     try:

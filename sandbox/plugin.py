@@ -13,7 +13,7 @@ import click
 from pydantic import BaseModel
 
 import rewardkit
-from rewardkit.sandbox.options import DockerOptions, LocalOptions
+from rewardkit.sandbox.options import DockerOptions, LocalOptions, SandboxFusionOptions
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ BACKENDS = {
     "docker": LazyBackend("rewardkit.sandbox.docker_backend:DockerSandbox", DockerOptions),
     "bwrap": LazyBackend("rewardkit.sandbox.local_backends:BwrapSandbox", LocalOptions),
     "unsafe_local": LazyBackend("rewardkit.sandbox.local_backends:UnsafeLocalSandbox", LocalOptions),
+    "sandboxfusion": LazyBackend(
+        "rewardkit.sandbox.sandboxfusion:SandboxFusionSandbox", SandboxFusionOptions
+    ),
 }
 
 

@@ -104,3 +104,28 @@ def test_rows_made_for_verl_carry_their_samples(verl_reward, echo_host):
     )
     assert json.loads(row["extra_info"][SAMPLE_COLUMN])["id"] == "train-1"
     assert Path(sys.modules["rewardkit.adapters.verl"].__file__).is_file()
+
+
+def test_code_rows_run_on_the_fleet_verl_names(verl_reward):
+    """verl passes `sandbox_fusion_url` for its code data sources; their ground truth is APPS-style."""
+    sys.path.insert(0, str(Path(__file__).parents[2] / "sandbox"))
+    from sandboxfusion_stub import SandboxFusionStub
+
+    fn = verl_reward("verl_compute_score")
+    truth = json.dumps({"inputs": ["1 2\n"], "outputs": ["3\n"]})
+    right = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+    with SandboxFusionStub() as fleet:
+        scores = [
+            fn(
+                data_source="codecontests",
+                solution_str=s,
+                ground_truth=truth,
+                extra_info={},
+                sandbox_fusion_url=fleet.url,
+                concurrent_semaphore=None,
+                memory_limit_mb=1024,
+            )
+            for s in (right, "```python\nprint(0)\n```")
+        ]
+        assert fleet.requests
+    assert scores == [1.0, 0.0]
