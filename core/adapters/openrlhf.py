@@ -59,14 +59,14 @@ class RewardFunc:
     ) -> dict[str, Any]:
         import torch
 
-        samples = [_sample(label, index) for index, label in enumerate(labels)]
+        samples = [label_sample(label, index) for index, label in enumerate(labels)]
         completions = [
-            _strip_end(_response(query, prompt), self.end_tokens)
+            strip_end_tokens(response_of(query, prompt), self.end_tokens)
             for query, prompt in zip(queries, prompts, strict=True)
         ]
         results = scorer_for(self.spec).score_batch_sync(samples, completions)
         rewards = torch.tensor([_reward(self.spec.env, r) for r in results], dtype=torch.float)
-        return {"rewards": rewards, "scores": rewards, "extra_logs": _extra_logs(self.spec.env, results)}
+        return {"rewards": rewards, "scores": rewards, "extra_logs": extra_logs(self.spec.env, results)}
 
 
 def openrlhf_reward_func(
@@ -86,7 +86,8 @@ def to_openrlhf_rows(
     ]
 
 
-def _sample(label: Any, index: int) -> Sample:
+def label_sample(label: Any, index: int) -> Sample:
+    """A label as a Sample: a serialized one (JSON), or the answer."""
     if isinstance(label, str) and label.startswith("{"):
         try:
             row = json.loads(label)
@@ -97,12 +98,12 @@ def _sample(label: Any, index: int) -> Sample:
     return sample_of(label, None, str(index))
 
 
-def _response(query: str, prompt: str) -> str:
+def response_of(query: str, prompt: str) -> str:
     """The response is what follows the prompt in the full text OpenRLHF decoded."""
     return query[len(prompt) :] if isinstance(prompt, str) and query.startswith(prompt) else query
 
 
-def _strip_end(response: str, tokens: tuple[str, ...]) -> str:
+def strip_end_tokens(response: str, tokens: tuple[str, ...] = END_TOKENS) -> str:
     stripped = response.rstrip()
     while ended := next((t for t in tokens if stripped.endswith(t)), None):
         stripped = stripped[: -len(ended)].rstrip()
@@ -115,7 +116,7 @@ def _reward(env: str, result: RewardResult) -> float:
     return result.score if result.score is not None else 0.0
 
 
-def _extra_logs(env: str, results: Sequence[RewardResult]) -> dict[str, float]:
+def extra_logs(env: str, results: Sequence[RewardResult]) -> dict[str, float]:
     """Batch means of each component, and the share of errors, for OpenRLHF's wandb logging."""
     logs: dict[str, float] = {
         f"rewardkit/{env}/error_rate": sum(r.error is not None for r in results) / max(1, len(results))

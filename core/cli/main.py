@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from rewardkit import __version__
-from rewardkit.cli import check, evaluate, listing, runs, scaffold, score
+from rewardkit.cli import check, evaluate, listing, runs, scaffold, score, serve
 from rewardkit.errors import RewardkitError
 from rewardkit.host import get_host
 
@@ -50,7 +50,7 @@ def cli() -> None:
     """Verifiable reward environments for RL on language models."""
 
 
-for _module in (listing, score, check, scaffold, evaluate, runs):
+for _module in (listing, score, check, scaffold, evaluate, runs, serve):
     _module.register(cli)
 
 
