@@ -142,3 +142,8 @@ class Environment(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, config={self.config!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """An environment pickles as its class and config: the copy (in a Ray worker, a process pool) is
+        constructed anew and runs its own `setup` there, so clients, pools and locks never travel."""
+        return (type(self), (self.config,))

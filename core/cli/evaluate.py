@@ -84,6 +84,13 @@ def _json_option(value: str | None, name: str) -> Any:
     metavar="NAME=WEIGHT",
     help="Score the (single) environment with a rubric, e.g. --rubric math.accuracy=1.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    help="Where scoring runs (default local; ray: a Ray cluster).",
+)
+@click.option("--ray-address", help="A Ray cluster to join (default: a running one, or a local one).")
+@click.option("--ray-actors", type=int, help="Scoring actors (default: the cluster's CPUs).")
 @click.option("--pass-threshold", type=float, help="A rollout passes at this score (default: top of range).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def eval_command(
@@ -122,7 +129,9 @@ def eval_command(
 
 # What may change when a run is resumed: where the model is served and how hard to push it, not what it
 # generates or how it is scored.
-RESUME_OPTIONS = frozenset({"base_url", "api_key_env", "max_concurrency", "batch_size"})
+RESUME_OPTIONS = frozenset(
+    {"base_url", "api_key_env", "max_concurrency", "batch_size", "executor", "ray_address", "ray_actors"}
+)
 
 
 def _resume_config(
@@ -142,7 +151,7 @@ def _resume_config(
         given = ", ".join("--" + name.replace("_", "-") for name in fixed) or "ENV/--config/--output"
         raise ConfigError(
             f"--resume continues the run with its own config; {given} cannot change "
-            "(only --base-url, --api-key-env, --max-concurrency and --batch-size can)"
+            "(only --base-url, --api-key-env, --max-concurrency, --batch-size and the --executor options can)"
         )
     config = resume_config(run)
     return parse_eval_config(config.model_dump(mode="json"), _overrides(options))
@@ -200,6 +209,9 @@ OPTION_FIELDS = {
     "seed": "sampling.seed",
     "max_turns": "episodes.max_turns",
     "tool_format": "episodes.tool_format",
+    "executor": "scoring.executor",
+    "ray_address": "scoring.ray_address",
+    "ray_actors": "scoring.ray_actors",
 }
 
 

@@ -28,7 +28,7 @@ from rewardkit.cli.output import Output, open_output, row_key
 from rewardkit.cli.rows import InputError, InputRow, RowReader
 from rewardkit.environment import Environment
 from rewardkit.errors import ConfigError
-from rewardkit.loading import make_rubric
+from rewardkit.executors import RayOptions, RayScorer, make_scorer
 from rewardkit.overrides import parse_override
 from rewardkit.scoring import Scorer
 from rewardkit.types import RewardResult
@@ -91,6 +91,15 @@ class Tally:
     help="Exit with status 1 when more than this share of rows are errors (all rows are still written).",
 )
 @click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where scoring runs: this machine's pool, or actors of a Ray cluster (rewardkit[ray]).",
+)
+@click.option("--ray-address", help="A Ray cluster to join (default: a running one, or a local one).")
+@click.option("--ray-actors", type=int, help="Scoring actors (default: the cluster's CPUs).")
+@click.option(
     "--resume",
     is_flag=True,
     help="Keep the rows already in --output (or in OUTPUT.partial, left by a killed run), check that they "
@@ -105,6 +114,9 @@ def score(
     concurrency: int,
     timeout: float | None,
     max_error_rate: float,
+    executor: str,
+    ray_address: str | None,
+    ray_actors: int | None,
     resume: bool,
 ) -> None:
     """Score the completions in a JSONL file with environment ENV.
@@ -116,7 +128,8 @@ def score(
     """
     _check_options(concurrency, timeout, max_error_rate)
     env = build_environment(env_name, overrides)
-    rubric = make_rubric(_rubric_spec(rubric_items), env=env) if rubric_items else None
+    rubric = _rubric_spec(rubric_items) if rubric_items else None
+    ray = RayOptions(address=ray_address, actors=ray_actors)
     reader = RowReader(input_path, env)
     output = open_output(output_path, resume)
     finished = False
@@ -125,7 +138,7 @@ def score(
         rows = _skip_done(reader.rows(), output)
         started, tally = time.perf_counter(), Tally()
         with (
-            Scorer(env, rubric=rubric, timeout=timeout, concurrency=concurrency) as scorer,
+            make_scorer(env, rubric, timeout, concurrency, executor, ray) as scorer,
             _progress(total, len(output.done), env.name) as progress,
         ):
             finished = _Run(scorer, output, tally, concurrency).drive(rows, progress)
@@ -186,7 +199,7 @@ class _Run:
 
     FAST, SLOW, LARGEST = 0.05, 0.5, 1024
 
-    def __init__(self, scorer: Scorer, output: Output, tally: Tally, concurrency: int) -> None:
+    def __init__(self, scorer: Scorer | RayScorer, output: Output, tally: Tally, concurrency: int) -> None:
         self.scorer, self.output, self.tally = scorer, output, tally
         self.concurrency = concurrency
         batches_itself = scorer.rubric is None and type(scorer.env).score_batch is not Environment.score_batch

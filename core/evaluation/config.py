@@ -102,6 +102,14 @@ class EpisodeOptions(Strict):
         return value
 
 
+class ScoringConfig(Strict):
+    executor: Literal["local", "ray"] = Field(
+        "local", description="local: this machine's pool; ray: actors of a Ray cluster (rewardkit[ray])"
+    )
+    ray_address: str | None = Field(None, description="a Ray cluster to join; default: running, or local")
+    ray_actors: int | None = Field(None, gt=0, description="scoring actors; default: the cluster's CPUs")
+
+
 class EvalConfig(Strict):
     model: str = Field(description="the endpoint's model name, or a local directory / tiny:// model")
     backend: Backend | None = Field(None, description="default: openai with base_url, else transformers")
@@ -117,6 +125,7 @@ class EvalConfig(Strict):
     episodes: EpisodeOptions = EpisodeOptions()
     endpoint: EndpointConfig = EndpointConfig()
     local: LocalModelConfig = LocalModelConfig()
+    scoring: ScoringConfig = ScoringConfig()
 
     @model_validator(mode="after")
     def _backend_fits(self) -> EvalConfig:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from rewardkit.environment import Environment
 from rewardkit.errors import ConfigError, RewardkitError
 from rewardkit.evaluation.config import EvalConfig, EvalEnvironment, run_keys
+from rewardkit.executors import RayOptions, RayScorer, make_scorer
 from rewardkit.host import PluginHost, get_host
-from rewardkit.loading import make_rubric
 from rewardkit.scoring import Scorer
 from rewardkit.types import Sample
 
@@ -23,7 +23,7 @@ class EvalEnv:
     key: str  # unique within the run; the `env` of its records and its name in the metrics
     spec: EvalEnvironment
     env: Environment
-    scorer: Scorer
+    scorer: Scorer | RayScorer
     rollouts: int
 
     @property
@@ -60,11 +60,13 @@ def build_envs(
         where = f"environments.{index}"
         values = apply_overrides(spec.config, (overrides or {}).get(key, ()))
         env = _instance(spec.name, values, host, where)
+        ray = RayOptions(address=config.scoring.ray_address, actors=config.scoring.ray_actors)
         try:
-            rubric = make_rubric(spec.rubric, env=env, host=host) if spec.rubric else None
+            scorer = make_scorer(
+                env, spec.rubric, spec.score_timeout, executor=config.scoring.executor, ray=ray, host=host
+            )
         except ConfigError as error:
             raise ConfigError(f"{where}.{error}") from None
-        scorer = Scorer(env, rubric=rubric, timeout=spec.score_timeout)
         out.append(EvalEnv(key, spec, env, scorer, config.env_rollouts(spec)))
     return out
 
