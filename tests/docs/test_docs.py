@@ -7,7 +7,8 @@
   `train --check` of its config.
 - python: each block runs as a script of its own.
 - yaml: a run config (`model` + `environments`) is checked like `train --check`; a `rubric` is built; an
-  eval config (a block opening with `# rewardkit eval`) is validated with its environments and rewards.
+  eval config (a block opening with `# rewardkit eval`) is validated with its environments and rewards; a
+  serve config (`environments` alone) is validated and its environments looked up.
 - toml / json: parsed.
 
 A block that must not run in CI (a GPU-only or hour-long command) is marked on the line before its fence:
@@ -248,6 +249,12 @@ def check_yaml(block: Block, workdir: Path) -> None:
         from rewardkit.trainer.envs import check_environments
 
         check_environments(parse_config(data).environments)
+    elif isinstance(data, dict) and "environments" in data:  # a serve config (docs/serve.md)
+        from rewardkit.host import get_host
+        from rewardkit.serve.config import parse_serve_config
+
+        for env in parse_serve_config(data).environments:
+            get_host().environment(env.name)
     elif isinstance(data, dict) and "rubric" in data:
         make_rubric(data["rubric"])
     elif isinstance(data, dict) and "model" in data:
