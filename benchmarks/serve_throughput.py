@@ -133,12 +133,9 @@ def main() -> None:
         ]  # also warms both sides' math workers before anything is timed
         asyncio.run(served(url, work, 16, expected))
         rows = 64 * len(work)
-        print(
-            f"{rows} rows per measurement in 64-row batches; machine: {os.cpu_count()} CPUs (shared: others' load varies)"
-        )
-        print(
-            f"{'clients':>7} | {'in-process rows/s':>17} {'p50 ms':>7} {'p99 ms':>7} | {'serve rows/s':>12} {'p50 ms':>7} {'p99 ms':>7} | serve/in-process"
-        )
+        print(f"{rows} rows per measurement in 64-row batches; machine: {os.cpu_count()} CPUs (shared)")
+        latency = f"{'p50 ms':>7} {'p99 ms':>7}"
+        print(f"clients | in-process rows/s {latency} | serve rows/s {latency} | serve/in-process")
         for clients in levels:
             local, remote = [], []
             for _ in range(args.repeats):
@@ -146,9 +143,9 @@ def main() -> None:
                 remote.append(asyncio.run(served(url, work, clients, expected)))
             summary = [_summary(rows, runs) for runs in (local, remote)]
             (lr, l50, l99), (sr, s50, s99) = summary
-            print(
-                f"{clients:>7} | {lr:>17.0f} {l50:>7.1f} {l99:>7.1f} | {sr:>12.0f} {s50:>7.1f} {s99:>7.1f} | {sr / lr:.2f}x"
-            )
+            local_cols = f"{lr:>17.0f} {l50:>7.1f} {l99:>7.1f}"
+            served_cols = f"{sr:>12.0f} {s50:>7.1f} {s99:>7.1f}"
+            print(f"{clients:>7} | {local_cols} | {served_cols} | {sr / lr:.2f}x")
     finally:
         process.terminate()
         process.wait(60)
