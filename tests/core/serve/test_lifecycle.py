@@ -76,4 +76,5 @@ def test_check_builds_the_environments_and_exits():
     result = CliRunner().invoke(cli, ["serve", "--env", "math.procedural", "--port", "8123", "--check"])
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:8123/v1/score" in result.output
-    assert "/openrlhf/math.procedural" in result.output and "/nemo_gym/math.procedural/verify" in result.output
+    assert "/openrlhf/math.procedural" in result.output
+    assert "/nemo_gym/math.procedural/verify" in result.output
