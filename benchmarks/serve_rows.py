@@ -12,7 +12,7 @@ FORMS = [
     "<think>Let me compute.</think>\n<answer>{a}</answer>",
     "The total is \\boxed{{{a}}}.",
     "<think>Hmm.</think>\n<answer>{w}</answer>",
-    "So the answer is {a}.0 dollars.",
+    "Final answer: <answer> {a} </answer>",
     "<answer>{a}/1</answer>",
     "I think it is {w}.",
     "<answer>\\frac{{{a2}}}{{2}}</answer>",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from rewardkit.types import RewardResult
@@ -29,9 +31,11 @@ class Metrics:
         self.in_flight = Gauge("rewardkit_serve_in_flight", "requests being answered", registry=self.registry)
 
     def count(self, env: str, results: list[RewardResult]) -> None:
-        for result in results:
-            outcome = "error" if result.error else "skipped" if result.score is None else "scored"
-            self.items.labels(env, outcome).inc()
+        outcomes = collections.Counter(
+            "error" if result.error else "skipped" if result.score is None else "scored" for result in results
+        )
+        for outcome, count in outcomes.items():
+            self.items.labels(env, outcome).inc(count)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -30,7 +30,9 @@ class SampleIn(Strict):
     info: dict[str, Any] = {}
 
     def to_sample(self) -> Sample:
-        return Sample.from_dict(self.model_dump())
+        # the validated fields as they are: model_dump would copy every prompt and answer once more
+        fields = {"id": self.id, "prompt": self.prompt, "answer": self.answer, "info": self.info}
+        return Sample.from_dict(fields)
 
 
 class ScoreItem(Strict):
