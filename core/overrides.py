@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -39,3 +40,18 @@ def apply_overrides(config: Mapping[str, Any], overrides: Iterable[str]) -> dict
             node = child
         node[path[-1]] = value
     return result
+
+
+def load_config_file(path: str | Path, label: str = "config") -> dict[str, Any]:
+    """A YAML config file's top-level mapping; a missing file, bad YAML or another top level is a
+    one-line ConfigError naming `label` (the option that gave the path)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{label}: no such file {str(path)!r}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{label} {path}: invalid YAML: {error}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{label} {path}: expected a mapping at the top level, got {type(data).__name__}")
+    return dict(data)

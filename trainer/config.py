@@ -12,9 +12,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rewardkit.errors import ConfigError, config_error
+from rewardkit.errors import config_error
 from rewardkit.evaluation.config import TrainEvalConfig
-from rewardkit.overrides import apply_overrides
+from rewardkit.overrides import apply_overrides, load_config_file
 
 
 class Strict(BaseModel):
@@ -207,16 +207,7 @@ def parse_config(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> Trai
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> TrainConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config: no such file {str(path)!r}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"config {path}: invalid YAML: {error}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"config {path}: expected a mapping at the top level, got {type(data).__name__}")
-    return parse_config(data, overrides)
+    return parse_config(load_config_file(path), overrides)
 
 
 def dump_config(config: TrainConfig) -> str:

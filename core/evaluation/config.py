@@ -10,11 +10,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rewardkit.errors import ConfigError, config_error
-from rewardkit.overrides import apply_overrides
+from rewardkit.errors import config_error
+from rewardkit.overrides import apply_overrides, load_config_file
 
 Backend = Literal["openai", "vllm", "transformers"]
 
@@ -165,16 +164,7 @@ def parse_eval_config(data: Mapping[str, Any], overrides: Iterable[str] = ()) ->
 
 
 def load_eval_config(path: str | Path, overrides: Iterable[str] = ()) -> EvalConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"--config: no such file {str(path)!r}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"--config {path}: invalid YAML: {error}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"--config {path}: expected a mapping at the top level, got {type(data).__name__}")
-    return parse_eval_config(data, overrides)
+    return parse_eval_config(load_config_file(path, "--config"), overrides)
 
 
 class TrainEvalConfig(Strict):

@@ -12,11 +12,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rewardkit.errors import ConfigError, config_error
-from rewardkit.overrides import apply_overrides
+from rewardkit.overrides import apply_overrides, load_config_file
 
 TOKEN_ENV = "REWARDKIT_SERVE_TOKEN"
 # Keys of an environment entry that only a trainer reads: accepted (and ignored) so that a training config
@@ -90,16 +89,7 @@ def parse_serve_config(data: Mapping[str, Any], overrides: Iterable[str] = ()) -
 
 
 def load_serve_config(path: str | Path, overrides: Iterable[str] = ()) -> ServeConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config: no such file {str(path)!r}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"config {path}: invalid YAML: {error}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"config {path}: expected a mapping at the top level, got {type(data).__name__}")
-    return parse_serve_config(data, overrides)
+    return parse_serve_config(load_config_file(path), overrides)
 
 
 def _served_entry(entry: Any) -> Any:
