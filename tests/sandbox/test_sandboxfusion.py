@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import rewardkit as rk
-from rewardkit.sandbox import Limits, make_sandbox
+from rewardkit.sandbox import Job, Judge, Limits, make_sandbox
 
 sys.path.insert(0, str(Path(__file__).parent))
 from sandboxfusion_stub import SandboxFusionStub
@@ -40,6 +40,35 @@ def test_statuses_stdin_files_and_output_cap(fleet):
     assert base64.b64decode(request["files"]["main.py"]).startswith(b"import sys")
 
 
+# The judge asks the program over the link for its answer and prints the verdict; the program also writes
+# to its own stdout, which the verdict never contains.
+JUDGE = """import os, sys
+read_fd, write_fd = (int(fd) for fd in os.environ["REWARDKIT_LINK"].split())
+os.write(write_fd, sys.stdin.buffer.read() + b"\\n")
+answer = os.fdopen(read_fd).readline().strip()
+print("pass" if answer == "42" else "fail", answer)
+"""
+PROGRAM = """import os, sys
+read_fd, write_fd = (int(fd) for fd in os.environ["REWARDKIT_LINK"].split())
+question = os.fdopen(read_fd).readline().strip()
+print("asked", question, "with", sys.stdin.read())
+os.write(write_fd, (str(eval(question)) + "\\n").encode())
+"""
+
+
+def test_a_judged_job_runs_its_judge_beside_the_program(fleet):
+    def job(question: bytes, **limits: int) -> Job:
+        judge = Judge(JUDGE, stdin=question)
+        return Job(PROGRAM, stdin=b"input", judge=judge, limits=Limits(**limits))
+
+    with make_sandbox("sandboxfusion", url=fleet.url) as sandbox:
+        right, wrong = sandbox.run_job(job(b"6 * 7")), sandbox.run_job(job(b"6 * 8"))
+        loud = sandbox.run_job(job(b"'x' * 3000", output=1024))
+    assert (right.status, right.verdict, right.stdout) == ("ok", b"pass 42\n", b"asked 6 * 7 with input\n")
+    assert wrong.verdict == b"fail 48\n"
+    assert (loud.status, loud.truncated, len(loud.verdict)) == ("output_limit", True, 1024)
+
+
 def test_transient_failures_are_retried_and_a_dead_fleet_is_a_sandbox_error(fleet):
     with make_sandbox("sandboxfusion", url=fleet.url, backoff=0, retries=2) as sandbox:
         fleet.fail_next, fleet.sandbox_errors = 1, 1
@@ -67,7 +96,7 @@ HUMANEVAL = rk.Sample(
     "add",
     [rk.user("def add(a, b):")],
     info={
-        "prompt": "def add(a, b):\n",
+        "prompt": 'def add(a, b):\n    """The sum."""\n',  # the prompt runs on its own: a whole function
         "entry_point": "add",
         "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n",
     },
