@@ -51,10 +51,11 @@ def test_ray_scoring_equals_local_scoring(ray_cluster):
     samples, completions = _rows()
     env = rk.load_environment("math")
     rubric = {"math": 1.0, "format.think_answer": 0.5}
-    with make_scorer(env, rubric) as local:
+    timeout = 120.0  # equality is under test, not deadlines: a loaded machine must not turn a score into one
+    with make_scorer(env, rubric, timeout) as local:
         local.score_batch_sync(samples, completions)  # the math workers start outside any compared run
         expected = [r.to_dict() for r in local.score_batch_sync(samples, completions)]
-    with make_scorer(env, rubric, executor="ray", ray=RayOptions(actors=2)) as remote:
+    with make_scorer(env, rubric, timeout, executor="ray", ray=RayOptions(actors=2)) as remote:
 
         async def warm_each_actor() -> None:  # two batches at once go to the two actors
             await asyncio.gather(*(remote.score_batch(samples, completions) for _ in range(2)))
