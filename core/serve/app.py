@@ -21,16 +21,17 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from rewardkit.adapters.openrlhf import extra_logs, label_sample, response_of, strip_end_tokens
+from rewardkit.episodes import is_episodic, score_trajectory
 from rewardkit.serve.config import ServerSettings
 from rewardkit.serve.guard import Guard
 from rewardkit.serve.metrics import Metrics
 from rewardkit.serve.nemo_gym import verify_reply, verify_sample_and_text
 from rewardkit.serve.protocol import BadRequest, OpenRLHFRequest, ScoreItem, ScoreRequest, parse
 from rewardkit.serve.registry import SampleNotFound, Served, close_served
-from rewardkit.types import RewardResult, Sample
+from rewardkit.types import RewardResult, Sample, Trajectory
 
 logger = logging.getLogger(__name__)
-Job = tuple[str, Sample, str]  # (served key, sample, completion)
+Job = tuple[str, Sample, str | Trajectory]  # (served key, sample, completion or trajectory)
 
 
 def create_app(served: Mapping[str, Served], settings: ServerSettings, token: str | None = None) -> Any:
@@ -94,9 +95,7 @@ class Scoring:
             groups[key].append(index)
         tasks = {
             key: asyncio.ensure_future(
-                self.served[key].scorer.score_batch(
-                    [jobs[i][1] for i in indices], [jobs[i][2] for i in indices]
-                )
+                _score_group(self.served[key], [jobs[i][1] for i in indices], [jobs[i][2] for i in indices])
             )
             for key, indices in groups.items()
         }
@@ -116,11 +115,11 @@ class Scoring:
         else:
             sample = await self._lookup(served, str(item.sample_id), item.split, where)
         try:
-            completion = item.completion_text()
+            answer = item.answer()
         except (ValueError, TypeError, KeyError) as error:
             raise BadRequest(f"{where}.trajectory: {error}") from None
-        self.check(served, sample, completion, where)
-        return served.key, sample, completion
+        self.check(served, sample, answer if isinstance(answer, str) else answer.completion, where)
+        return served.key, sample, answer
 
     async def _lookup(self, served: Served, sample_id: str, split: str | None, where: str) -> Sample:
         try:
@@ -129,6 +128,21 @@ class Scoring:
             raise BadRequest(f"{where}.sample_id: {error}", 404) from None
         except Exception as error:  # the dataset cannot be read here (offline hub data, a bad split)
             raise BadRequest(f"{where}.sample_id: cannot read {served.key}'s dataset: {error}", 422) from None
+
+
+async def _score_group(
+    served: Served, samples: list[Sample], answers: list[str | Trajectory]
+) -> list[RewardResult]:
+    """One environment's items: a batch through its Scorer, except an episode environment's trajectories,
+    each scored whole under the host's rules (as eval and rescore score stored episodes)."""
+    if not is_episodic(served.env) or all(isinstance(answer, str) for answer in answers):
+        texts = [answer if isinstance(answer, str) else answer.completion for answer in answers]
+        return await served.scorer.score_batch(samples, texts)
+    rubric, timeout = served.scorer.rubric, served.scorer.timeout
+    trajectories = [Trajectory.single(a) if isinstance(a, str) else a for a in answers]
+    pairs = zip(samples, trajectories, strict=True)
+    scored = [score_trajectory(served.env, s, t, rubric, timeout) for s, t in pairs]
+    return list(await asyncio.gather(*scored))
 
 
 def _finished(task: asyncio.Future[list[RewardResult]], size: int, deadline: float) -> list[RewardResult]:

@@ -53,10 +53,11 @@ class ScoreItem(Strict):
             raise ValueError("give exactly one of `completion` and `trajectory`")
         return self
 
-    def completion_text(self) -> str:
+    def answer(self) -> str | Trajectory:
+        """The completion, or the whole trajectory (episode environments score every turn of it)."""
         if self.completion is not None:
             return self.completion
-        return Trajectory.from_dict(self.trajectory or {}).completion
+        return Trajectory.from_dict(self.trajectory or {})
 
 
 class ScoreRequest(Strict):

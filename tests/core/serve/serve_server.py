@@ -90,6 +90,7 @@ CONFIG = {
         {"name": "math", "key": "shaped", "rubric": {"math": 1.0, "format.think_answer": 0.5}},
         {"name": "toy.echo"},
         {"name": "toy.crash"},
+        {"name": "toy.turns"},
     ],
     "server": {"max_items": 256, "max_body_mb": 1, "request_timeout": 30},
 }

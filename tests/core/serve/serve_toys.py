@@ -2,7 +2,8 @@
 
 `toy.echo` scores 1 when the completion equals the answer; "sleep:S" sleeps S seconds first. `toy.crash`
 scores in a rewardkit worker process that writes its pid to the sample's `info.pidfile` and then waits, so
-a test can kill it mid-request; a dead worker is an error outcome.
+a test can kill it mid-request; a dead worker is an error outcome. `toy.turns` is an episode environment
+that scores the whole trajectory (1 when the model took `answer` turns).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import rewardkit as rk
+from rewardkit.episodes import EpisodeEnvironment
 from rewardkit.isolation import ProcessPool
 
 
@@ -56,7 +58,21 @@ class ToyCrash(rk.Environment):
         return await _pool.run(wait_in_worker, sample.info["pidfile"], timeout=80)
 
 
+class ToyTurns(EpisodeEnvironment):
+    """An episode environment scoring the whole trajectory: 1.0 when the model took `answer` turns."""
+
+    name = "toy.turns"
+
+    def dataset(self, split):
+        yield rk.Sample(id="two", prompt=[rk.user("answer twice")], answer="2")
+
+    async def score_trajectory(self, sample, trajectory):
+        turns = sum(1 for message in trajectory.messages if message["role"] == "assistant")
+        return float(str(turns) == sample.answer)
+
+
 @rk.hookimpl
 def register_environments(register):
     register(ToyEcho)
     register(ToyCrash)
+    register(ToyTurns)

@@ -81,12 +81,25 @@ def test_sample_ids_trajectories_and_envs(server):
             },
         )
         assert [r["score"] for r in reply.json()["results"]] == [1.0, 0.0, 1.0]
+        two_turns = {
+            "messages": [
+                {"role": "assistant", "content": "a"},
+                {"role": "user", "content": "again"},
+                {"role": "assistant", "content": "b"},
+            ]
+        }
+        episodes = [  # an episode environment scores every turn of a trajectory, not its last message
+            {"env": "toy.turns", "sample_id": "two", "trajectory": two_turns},
+            {"env": "toy.turns", "sample_id": "two", "completion": "b"},
+        ]
+        reply = client.post("/v1/score", json={"items": episodes})
+        assert [r["score"] for r in reply.json()["results"]] == [1.0, 0.0]
         missing = client.post(
             "/v1/score", json={"items": [{"env": "toy.echo", "sample_id": "nope", "completion": "x"}]}
         )
         assert missing.status_code == 404 and "nope" in missing.json()["error"]
         envs = {e["name"]: e for e in client.get("/v1/envs").json()["environments"]}
-    assert set(envs) == {"math", "shaped", "toy.echo", "toy.crash"}
+    assert set(envs) == {"math", "shaped", "toy.echo", "toy.crash", "toy.turns"}
     assert envs["shaped"]["reward_range"] == [0.0, 1.5]
     assert any(field[0] == "answer" for field in envs["math"]["sample_fields"])
 
