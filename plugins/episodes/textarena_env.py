@@ -50,7 +50,10 @@ class TextArena(EpisodeEnvironment):
         self._make_game(0)  # an unknown game id or a multi-player game fails here, with the config's path
 
     def _make_game(self, seed: int) -> Any:
-        import textarena as ta
+        try:
+            import textarena as ta
+        except ImportError:
+            raise ConfigError(f"{self.name}: needs TextArena: pip install 'rewardkit[games]'") from None
 
         game_id = self.config.game
         try:

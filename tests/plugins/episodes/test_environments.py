@@ -188,3 +188,21 @@ def test_textarena_rejects_unknown_games() -> None:
 
     with pytest.raises(ConfigError, match=r"textarena\.config\.game"):
         load_environment("textarena", game="NoSuchGame-v0")
+
+
+def test_textarena_without_its_extra_is_listed_and_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from click.testing import CliRunner
+
+    from rewardkit.cli.main import cli
+    from rewardkit.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "textarena", None)  # as if `rewardkit[games]` were not installed
+    listing = CliRunner().invoke(cli, ["envs", "--json"])
+    assert listing.exit_code == 0, listing.output
+    assert '"textarena"' in listing.output
+    with pytest.raises(ConfigError, match=r"pip install 'rewardkit\[games\]'"):
+        load_environment("textarena")
