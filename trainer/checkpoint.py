@@ -4,8 +4,9 @@ Layout: RUN_DIR/checkpoint-STEP/{config.json, model.safetensors, tokenizer files
 run_config.yaml}; with LoRA the model files are the adapter's (adapter_config.json,
 adapter_model.safetensors), whose base model is recorded as the run config names it (a hub id, a path as
 written, or `tiny://...`), never as the cache folder it was loaded from, so the folder can be copied to
-another machine. A checkpoint is written to a temporary folder and renamed, so a `kill -9` mid-save never
-leaves a half checkpoint that `--resume` would pick up.
+another machine. Under FSDP / DeepSpeed, whose optimizers exist only in pieces, `sharded_state/` also holds
+every process's share (accelerate's `save_state`). A checkpoint is written to a temporary folder and renamed,
+so a `kill -9` mid-save never leaves a half checkpoint that `--resume` would pick up.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rewardkit.errors import ConfigError
 STATE_FILE = "trainer_state.pt"
 CONFIG_FILE = "run_config.yaml"
 ADAPTER_CONFIG = "adapter_config.json"
+SHARDED_STATE = "sharded_state"
 PATTERN = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -44,14 +46,36 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(
-    run_dir: Path, step: int, model: Any, tokenizer: Any, state: dict[str, Any], config_yaml: str
-) -> Path:
-    target = run_dir / f"checkpoint-{step}"
-    tmp = run_dir / f".checkpoint-{step}.tmp"
+def is_sharded(accelerator: Any) -> bool:
+    """Whether parameters or optimizer state live in pieces across processes (no one process has them)."""
+    from accelerate.utils import DistributedType
+
+    return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+
+def staging_dir(run_dir: Path, step: int) -> Path:
+    return run_dir / f".checkpoint-{step}.tmp"
+
+
+def prepare_staging(tmp: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    model.save_pretrained(tmp)
+
+
+def save_checkpoint(
+    run_dir: Path,
+    step: int,
+    model: Any,
+    tokenizer: Any,
+    state: dict[str, Any],
+    config_yaml: str,
+    weights: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Finish the staging folder (made by `prepare_staging`) and rename it into place. `weights` is the
+    gathered state dict of a sharded model; otherwise the model's own is saved."""
+    target = run_dir / f"checkpoint-{step}"
+    tmp = staging_dir(run_dir, step)
+    model.save_pretrained(tmp, state_dict=weights)
     tokenizer.save_pretrained(tmp)
     _record_base_model(tmp, yaml.safe_load(config_yaml)["model"]["path"])
     torch.save({**state, "step": step, "rng": rng_state()}, tmp / STATE_FILE)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -15,6 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rewardkit.errors import config_error
 from rewardkit.evaluation.config import TrainEvalConfig
 from rewardkit.overrides import apply_overrides, load_config_file
+
+if TYPE_CHECKING:
+    from rewardkit.trainer.loss import LossSpec
+
+# Below this learning rate AdamW's steps vanish in a bfloat16 / float16 weight's rounding: bfloat16 keeps 8
+# significant bits, so a weight of 0.02 moves only by steps above ~6e-5.
+HALF_PRECISION_MIN_LR = 1e-4
 
 
 class Strict(BaseModel):
@@ -33,11 +40,40 @@ class ModelConfig(Strict):
     path: str = Field(
         description="HF hub id, local directory, or tiny://qwen2?hidden=64&layers=2 (built offline)"
     )
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="dtype the trained weights are stored in (the optimizer's master weights)"
+    )
+    mixed_precision: Literal["no", "bf16", "fp16"] | None = Field(
+        None,
+        description="compute in bf16 / fp16 under autocast over float32 weights (accelerate's mixed "
+        "precision); null: as `accelerate launch` configures it (default no)",
+    )
     revision: str | None = None
     trust_remote_code: bool = False
+    attn_implementation: str | None = Field(
+        None, description="eager, sdpa, flash_attention_2, ...; null: transformers' choice for the model"
+    )
+    disable_dropout: bool = Field(
+        True, description="set every dropout to 0, so log-probs of the same tokens are deterministic"
+    )
     gradient_checkpointing: bool = False
     lora: LoraConfig | None = None
+    prompt_format: Literal["chat", "plain"] = Field(
+        "chat",
+        description="chat: the chat template renders the prompt messages; plain: their contents joined by "
+        "blank lines, no template (base models, R1-Zero)",
+    )
+    chat_template: str | None = Field(
+        None, description="a Jinja chat template (or a path to a .jinja file) replacing the tokenizer's"
+    )
+    chat_template_kwargs: dict[str, Any] = Field(
+        {}, description="extra variables for the chat template, e.g. {enable_thinking: false} for Qwen3"
+    )
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype the model computes in: what a generation engine should run."""
+        return {"bf16": "bfloat16", "fp16": "float16"}.get(self.mixed_precision or "no", self.dtype)
 
 
 class EnvironmentConfig(Strict):
@@ -113,10 +149,25 @@ class GRPOConfig(Strict):
     prompts_per_step: int = Field(8, gt=0, description="prompts per rollout batch (all processes together)")
     num_generations: int = Field(8, ge=2, description="G completions per prompt")
     scale_rewards: Literal["group", "batch", "none"] = "group"
-    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
+    multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = Field(
+        "sum_then_normalize",
+        description="normalize_then_sum: normalise each weighted rubric item within its group, sum, then "
+        "normalise over the batch (GDPO); scale_rewards does not apply then",
+    )
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo", "gspo", "cispo"] = Field(
+        "dapo", description="the objective and its normaliser; see docs/trainer.md, the loss menu"
+    )
     epsilon: float = Field(0.2, gt=0.0, lt=1.0)
     epsilon_high: float | None = Field(None, gt=0.0, description="clip-higher; default: epsilon")
-    beta: float = Field(0.0, ge=0.0, description="KL weight (k3); 0 loads no reference model")
+    cispo_max_ratio: float = Field(
+        5.0, gt=1.0, description="cispo: cap on the detached importance weight (ScaleRL's epsilon_max)"
+    )
+    beta: float = Field(0.0, ge=0.0, description="KL weight; 0 loads no reference model")
+    kl_estimator: Literal["k3", "k3_is"] = Field(
+        "k3",
+        description="k3: Schulman's k3; k3_is: k3 x pi/pi_old, the unbiased KL gradient (DeepSeek-V3.2, "
+        "TRL's use_bias_correction_kl)",
+    )
     num_iterations: int = Field(1, ge=1, description="mu: optimizer steps per rollout")
     tis_cap: float | None = Field(
         2.0,
@@ -126,6 +177,12 @@ class GRPOConfig(Strict):
     mask_truncated_completions: bool = False
     drop_zero_variance_groups: bool = False
     max_reward_error_rate: float = Field(0.1, ge=0.0, le=1.0)
+    max_steps_without_rewards: int | None = Field(
+        5,
+        gt=0,
+        description="stop after this many steps in a row in which no completion got a reward (every "
+        "outcome None or failed); null: never",
+    )
     share_prompt_prefix: bool = Field(
         True,
         description="run each group's prompt once and share its KV cache among the G completions "
@@ -135,6 +192,14 @@ class GRPOConfig(Strict):
     @property
     def clip_high(self) -> float:
         return self.epsilon if self.epsilon_high is None else self.epsilon_high
+
+    @property
+    def loss_spec(self) -> LossSpec:
+        from rewardkit.trainer.loss import LossSpec
+
+        return LossSpec(
+            self.loss_type, self.epsilon, self.clip_high, self.beta, self.kl_estimator, self.cispo_max_ratio
+        )
 
 
 class OptimConfig(Strict):
@@ -201,9 +266,30 @@ def parse_config(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> Trai
     """Validate a config mapping with `key.sub=value` overrides applied. Raises ConfigError."""
     values = apply_overrides(data, overrides)
     try:
-        return TrainConfig.model_validate(values)
+        config = TrainConfig.model_validate(values)
     except ValidationError as error:
         raise config_error(error, TrainConfig) from None
+    check_consistency(config)
+    return config
+
+
+def check_consistency(config: TrainConfig) -> None:
+    """Errors that involve more than one field."""
+    model, lr = config.model, config.optim.lr
+    if model.dtype != "float32" and model.lora is None and lr < HALF_PRECISION_MIN_LR:
+        raise ConfigError(
+            f"model.dtype: {model.dtype} stores the trained weights in {model.dtype}, where AdamW steps of "
+            f"optim.lr={lr:g} round away and most weights never move. Use model.dtype: float32 with "
+            "model.mixed_precision: bf16 (float32 master weights, bfloat16 compute), or LoRA."
+        )
+    gen = config.generation
+    max_model_len = gen.vllm.max_model_len if gen.backend == "vllm" else None
+    if max_model_len is not None and gen.max_prompt_length + gen.max_new_tokens > max_model_len:
+        raise ConfigError(
+            f"generation.max_prompt_length ({gen.max_prompt_length}) + generation.max_new_tokens "
+            f"({gen.max_new_tokens}) exceed generation.vllm.max_model_len ({max_model_len}); lower one of "
+            "them or raise max_model_len"
+        )
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> TrainConfig:

@@ -6,6 +6,8 @@ Read `train` top to bottom; each phase is a short method that delegates to a sma
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import os
 import random
 import time
@@ -17,25 +19,41 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.utils import gather_object
 from transformers import get_scheduler
 
 from rewardkit.environment import Environment
+from rewardkit.errors import ConfigError, RewardkitError
 from rewardkit.host import PluginHost
+from rewardkit.records import RolloutRecord
 from rewardkit.trainer import checkpoint as ckpt
-from rewardkit.trainer.advantages import group_advantages
-from rewardkit.trainer.config import TrainConfig, dump_config
+from rewardkit.trainer.advantages import rollout_advantages
+from rewardkit.trainer.config import TrainConfig, check_consistency, dump_config
 from rewardkit.trainer.data import Prompt, PromptSource
 from rewardkit.trainer.envs import build_slots
 from rewardkit.trainer.episodes.step import EpisodeStep, has_episodes
 from rewardkit.trainer.evaluation import evaluate_during_training
 from rewardkit.trainer.generation import Completions, SamplingSpec, make_backend
 from rewardkit.trainer.generation.stops import stop_token_ids
-from rewardkit.trainer.loss import Normalizer, aggregate, clip_fractions, policy_loss, tis_weights
+from rewardkit.trainer.loss import (
+    StepTotals,
+    aggregate,
+    clip_fractions,
+    policy_loss,
+    row_weights,
+    tis_weights,
+)
 from rewardkit.trainer.models import load_models
-from rewardkit.trainer.rewards import PendingRewards, RewardRouter, check_errors, reward_metrics, scores_array
-from rewardkit.trainer.rollout import RolloutBatch, build_batch, forward_logprobs
+from rewardkit.trainer.prompts import PromptEncoder
+from rewardkit.trainer.rewards import PendingRewards, RewardRouter, check_errors, reward_metrics
+from rewardkit.trainer.rollout import RolloutBatch, build_batch, chunked_logprobs_match, forward_logprobs
 from rewardkit.trainer.tracking import Tracker
-from rewardkit.types import RewardResult
+from rewardkit.types import RewardResult, Trajectory
+
+logger = logging.getLogger(__name__)
+
+# Summed over micro-batches and processes each step; token metrics are then divided by "tokens".
+STEP_SUMS = ("loss", "tokens", "entropy", "kl", "tis_weight", "logprob_mismatch", "clip/low", "clip/high")
 
 
 @dataclass
@@ -69,10 +87,12 @@ class GRPOTrainer:
         resume: str | Path | None = None,
     ) -> None:
         self.config = config
+        check_consistency(config)
         if config.threads:
             torch.set_num_threads(config.threads)
         _seed_everything(config.seed)
-        self.accelerator = Accelerator(cpu=_cpu_processes())
+        # None leaves the precision to `accelerate launch`'s config (ACCELERATE_MIXED_PRECISION), else "no".
+        self.accelerator = Accelerator(cpu=_cpu_processes(), mixed_precision=config.model.mixed_precision)
         self.run_dir = config.run_dir
         checkpoint = ckpt.find_checkpoint(resume) if resume else None
         state = ckpt.load_state(checkpoint) if checkpoint else None
@@ -80,17 +100,25 @@ class GRPOTrainer:
         if self.models.reference is not None:  # not an accelerate-prepared module: place it ourselves
             self.models.reference.to(self.accelerator.device)
         self.tokenizer = self.models.tokenizer
+        self._check_lengths()
+        self.prompts = PromptEncoder(self.tokenizer, config.model, config.generation.max_prompt_length)
+        # Tiled log-probs keep the [rows, tokens, vocabulary] logits out of memory, where the model allows.
+        self._chunked = chunked_logprobs_match(self.models.policy, config.generation.temperature)
         self.slots = build_slots(config.environments, host, environments)
         self.source = PromptSource([(s.key, s.samples, s.weight) for s in self.slots], config.seed)
         self.router = RewardRouter({s.key: s.scorer for s in self.slots})
         self._build_optimizer()
         self.step = 0
-        if state is not None:
-            self._restore(state)
+        if checkpoint is not None and state is not None:
+            self._restore(state, checkpoint)
         self.backend = make_backend(config, self._unwrapped(), self.tokenizer, self.models.source_dir)
         self.episodes = EpisodeStep(self) if has_episodes(self.slots) else None  # multi-turn environments
         self._weights_stale = state is not None or config.model.lora is not None
         self._prompt_cache: dict[tuple[str, str], list[int]] = {}
+        self._truncated_prompts: set[tuple[str, str]] = set()
+        self._steps_without_rewards = 0
+        self._warned: set[str] = set()
+        self._logged_rollout: Rollout | None = None
         self.history: list[dict[str, float]] = []
 
     # -- setup -------------------------------------------------------------------------------------
@@ -105,8 +133,20 @@ class GRPOTrainer:
         self.scheduler = get_scheduler(opt.scheduler, self.optimizer, opt.warmup_steps, opt.max_steps)
         self.model, self.optimizer = self.accelerator.prepare(self.models.policy, self.optimizer)
 
-    def _restore(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+    def _check_lengths(self) -> None:
+        gen, limit = self.config.generation, self.models.max_positions
+        if limit is not None and gen.max_prompt_length + gen.max_new_tokens > limit:
+            raise ConfigError(
+                f"generation.max_prompt_length ({gen.max_prompt_length}) + generation.max_new_tokens "
+                f"({gen.max_new_tokens}) exceed the {limit} positions of {self.config.model.path!r}; "
+                "lower one of them"
+            )
+
+    def _restore(self, state: dict[str, Any], checkpoint: Path) -> None:
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+        else:  # saved sharded (FSDP / DeepSpeed): every process loads its own part
+            self.accelerator.load_state(str(checkpoint / ckpt.SHARDED_STATE))
         self.scheduler.load_state_dict(state["scheduler"])
         self.source.load_state_dict(state["data"])
         self.step = int(state["step"])
@@ -188,77 +228,120 @@ class GRPOTrainer:
         return Rollout(prompts, texts, results, batch, metrics)
 
     def _score_batch(self, batch: RolloutBatch, results: list[RewardResult], prompts: list[Prompt]) -> dict:
+        """Advantages and reward metrics over every process's outcomes; this process keeps its rows."""
         grpo = self.config.grpo
-        envs = [p.env for p in prompts]
-        errors = check_errors(results, envs, grpo.max_reward_error_rate, self.step + 1)
-        rewards = self._gather(torch.from_numpy(scores_array(results)).float())
-        adv = group_advantages(
-            rewards, grpo.num_generations, grpo.scale_rewards, grpo.drop_zero_variance_groups
+        envs = self._gather_objects([p.env for p in prompts])
+        everything = self._gather_objects(results)
+        errors = check_errors(everything, envs, grpo.max_reward_error_rate, self.step + 1)
+        self._check_rewards_present(everything, envs)
+        adv = rollout_advantages(
+            everything,
+            envs,
+            grpo.num_generations,
+            grpo.scale_rewards,
+            grpo.multi_objective_aggregation,
+            grpo.drop_zero_variance_groups,
+            {s.key: s.scorer.rubric.weights if s.scorer.rubric else {} for s in self.slots},
         )
         local = self._local_rows(len(results))
-        batch.advantages, batch.trainable = adv.values[local], adv.trainable[local]
+        batch.advantages, batch.counted = adv.values[local], adv.trainable[local]
+        batch.trainable = batch.counted
         if grpo.mask_truncated_completions:
             batch.trainable = batch.trainable & ~batch.truncated
-        metrics = reward_metrics(results, envs)
+        metrics = reward_metrics(everything, envs)
         metrics["reward/error_count"] = float(errors)
         metrics["reward/zero_variance_frac"] = float(adv.zero_variance.float().mean())
+        metrics["prompt/truncated_frac"] = self._truncated_prompt_share(prompts)
         return metrics
 
+    def _check_rewards_present(self, results: list[RewardResult], envs: list[str]) -> None:
+        """Steps in which no completion got a reward change nothing; a run of them is a broken setup."""
+        limit = self.config.grpo.max_steps_without_rewards
+        if any(r.score is not None for r in results):
+            self._steps_without_rewards = 0
+            return
+        self._steps_without_rewards += 1
+        names = ", ".join(sorted(set(envs)))
+        logger.warning("step %d: no completion got a reward (%s); nothing is trained", self.step + 1, names)
+        if limit is not None and self._steps_without_rewards >= limit:
+            raise RewardkitError(
+                f"step {self.step + 1}: {self._steps_without_rewards} steps in a row without a single reward "
+                f"from {names} (every outcome was None or an error), so nothing trains. Check that the "
+                "environments apply to their samples, or raise grpo.max_steps_without_rewards."
+            )
+
+    def _truncated_prompt_share(self, prompts: list[Prompt]) -> float:
+        cut = [(p.env, p.sample.id) in self._truncated_prompts for p in prompts]
+        totals = self._gather(torch.tensor([[sum(cut), len(cut)]], dtype=torch.float64)).sum(0)
+        return float(totals[0] / max(1.0, float(totals[1])))
+
     def optimize(self, batch: RolloutBatch, first: bool) -> dict[str, float]:
-        """One optimizer step over the rollout, in micro-batches (gradient accumulation)."""
-        cfg, started = self.config, time.perf_counter()
+        """One optimizer step over the rollout: gradients in micro-batches, then the update."""
+        started = time.perf_counter()
+        out = self.accumulate_gradients(batch, first)
+        out["grad_norm"] = self._apply_gradients()
+        out["lr"] = self.scheduler.get_last_lr()[0]
+        out["time/train"] = time.perf_counter() - started
+        return out
+
+    def accumulate_gradients(self, batch: RolloutBatch, first: bool) -> dict[str, float]:
+        """Forward and backward over the rollout in micro-batches, leaving the step's gradient on the
+        parameters; returns the step's loss and token metrics over every process."""
+        cfg = self.config
         assert batch.advantages is not None
-        assert batch.trainable is not None
+        weights = self._row_weights(batch)
         active = self._rows_with_gradient(batch)
         size = cfg.optim.micro_batch_size or len(active)
         slices = [active[i : i + size] for i in range(0, len(active), size)]
-        loss_mask = batch.completion_mask & batch.trainable.unsqueeze(-1)
-        totals = self._gather(torch.tensor([float(batch.trainable.sum()), float(loss_mask.sum())]).view(1, 2))
-        norm = Normalizer(
-            sequences=max(1, int(totals[:, 0].sum())),
-            tokens=int(totals[:, 1].sum()),
-            max_completion_length=cfg.generation.max_new_tokens,
-            micro_batches=len(slices),
-        )
         if first and cfg.grpo.num_iterations > 1:
             batch.old_logp = torch.zeros_like(batch.sampling_logp)
-        stats: dict[str, float] = {}
+        sums = dict.fromkeys(STEP_SUMS, 0.0)
         for index, rows in enumerate(slices):
             last = index == len(slices) - 1
             with self.accelerator.no_sync(self.model) if not last else contextlib.nullcontext():
-                part = self._micro_step(batch, rows, first, norm)
+                part = self._micro_step(batch, rows, first, weights[rows])
             for key, value in part.items():
-                stats[key] = stats.get(key, 0.0) + value
-        grad_norm = self._apply_gradients()
-        count = max(1.0, stats.pop("_tokens", 0.0))
-        out = {key: value / count for key, value in stats.items() if key != "loss"}
-        out.update(loss=stats.get("loss", 0.0), grad_norm=grad_norm, lr=self.scheduler.get_last_lr()[0])
-        out["train/active_frac"] = len(active) / max(1, len(batch))
-        out["time/train"] = time.perf_counter() - started
-        return out
+                sums[key] += value
+        return self._step_metrics(sums, active=len(active), rows=len(batch))
+
+    def _row_weights(self, batch: RolloutBatch) -> torch.Tensor:
+        """Each row's weight in the step loss (see loss.row_weights), from totals over every process."""
+        cfg = self.config
+        assert batch.trainable is not None
+        assert batch.counted is not None
+        loss_mask = batch.completion_mask & batch.trainable.unsqueeze(-1)
+        local = [len(batch), float(batch.counted.sum()), float(loss_mask.sum())]
+        rows, counted, tokens = self._gather(torch.tensor([local], dtype=torch.float64)).sum(0).tolist()
+        size = cfg.optim.micro_batch_size or len(batch)
+        micro_batches = math.ceil(len(batch) / size) * self.accelerator.num_processes
+        totals = StepTotals(int(rows), int(counted), int(tokens), micro_batches)
+        return row_weights(cfg.grpo.loss_type, loss_mask, totals, cfg.generation.max_new_tokens, size)
 
     def _rows_with_gradient(self, batch: RolloutBatch) -> torch.Tensor:
         """Rows whose loss has a non-zero gradient; the others are not run at all.
 
-        With beta == 0 a completion with advantage 0 (every member of a zero-variance group, a dropped or
-        failed one) has loss exactly 0, so skipping it changes no gradient; the loss normaliser still counts
-        it. One row always runs so that every process takes part in the gradient all-reduce and every
-        parameter gets a (zero) gradient, exactly as if the whole batch had run.
+        A row outside the loss mask, or (with beta == 0) with advantage 0 (every member of a zero-variance
+        group), has loss exactly 0, so skipping it changes no gradient: the normalisers are computed over
+        the whole batch beforehand. One row always runs so that every process takes part in the gradient
+        all-reduce and every parameter gets a (zero) gradient, exactly as if the whole batch had run.
         """
         assert batch.advantages is not None
         assert batch.trainable is not None
-        if self.config.grpo.beta > 0:
-            return torch.arange(len(batch))
-        active = torch.nonzero(batch.trainable & (batch.advantages != 0)).flatten()
+        signal = batch.trainable & (batch.advantages != 0) if self.config.grpo.beta == 0 else batch.trainable
+        active = torch.nonzero(signal).flatten()
         return active if len(active) else torch.arange(1)
 
     def _micro_step(
-        self, batch: RolloutBatch, rows: torch.Tensor, first: bool, norm: Normalizer
+        self, batch: RolloutBatch, rows: torch.Tensor, first: bool, weights: torch.Tensor
     ) -> dict[str, float]:
         grpo, cfg = self.config.grpo, self.config
+        spec = grpo.loss_spec
         mb = batch.rows(rows).to(self.accelerator.device)
         temperature, share = cfg.generation.temperature, cfg.share_prompt_prefix
-        logp, ent = forward_logprobs(self.model, mb, temperature, with_entropy=True, share_prefix=share)
+        with self.accelerator.autocast():
+            logp, ent = forward_logprobs(
+                self.model, mb, temperature, with_entropy=True, share_prefix=share, chunked=self._chunked
+            )
         if first:
             old = logp.detach()  # the weights have not moved yet in this rollout: no extra forward pass
             if batch.old_logp is not None:
@@ -267,14 +350,14 @@ class GRPOTrainer:
             assert mb.old_logp is not None
             old = mb.old_logp
         is_w = tis_weights(old, mb.sampling_logp, grpo.tis_cap) if grpo.tis_cap else None
-        adv = mb.advantages
-        assert adv is not None
+        assert mb.advantages is not None
         assert mb.trainable is not None
-        out = policy_loss(logp, old, adv, grpo.epsilon, grpo.clip_high, grpo.beta, mb.ref_logp, is_w)
         mask = mb.completion_mask & mb.trainable.unsqueeze(-1)
-        loss = aggregate(out.per_token, mask, grpo.loss_type, norm) * self.accelerator.num_processes
-        self.accelerator.backward(loss)
-        stats = {"loss": float(loss.detach()) / self.accelerator.num_processes, "_tokens": float(mask.sum())}
+        out = policy_loss(logp, old, mb.advantages, mask, spec, mb.ref_logp, is_w)
+        loss = aggregate(out.per_token, mask, weights.to(logp.device))
+        # DDP averages gradients over processes; the row weights already divide by the global totals.
+        self.accelerator.backward(loss * self.accelerator.num_processes)
+        stats = {"loss": float(loss.detach()), "tokens": float(mask.sum())}
         stats["entropy"] = float((ent * mask).sum()) if ent is not None else 0.0
         if out.kl is not None:
             stats["kl"] = float((out.kl * mask).sum())
@@ -282,9 +365,24 @@ class GRPOTrainer:
             stats["tis_weight"] = float((is_w * mask).sum())
         # Generator vs trainer log-probs: 0 up to numerics while the engine's weights are in sync.
         stats["logprob_mismatch"] = float(((old - mb.sampling_logp).abs() * mask).sum())
-        for key, value in clip_fractions(out.ratio, adv, mask, grpo.epsilon, grpo.clip_high).items():
-            stats[key] = float(value)
+        fractions = clip_fractions(out.ratio, mb.advantages, mask, spec)
+        stats["clip/low"], stats["clip/high"] = float(fractions["clip/low"]), float(fractions["clip/high"])
         return stats
+
+    def _step_metrics(self, sums: dict[str, float], active: int, rows: int) -> dict[str, float]:
+        """The step's sums over every process: the loss, and token means of the other metrics."""
+        local = torch.tensor([[sums[key] for key in STEP_SUMS] + [active, rows]], dtype=torch.float64)
+        total = dict(zip((*STEP_SUMS, "active", "rows"), self._gather(local).sum(0).tolist(), strict=True))
+        tokens = max(1.0, total["tokens"])
+        out = {key: total[key] / tokens for key in STEP_SUMS if key not in ("loss", "tokens")}
+        out["clip/region"] = out["clip/low"] + out["clip/high"]
+        if self.config.grpo.beta == 0:
+            del out["kl"]
+        if not self.config.grpo.tis_cap:
+            del out["tis_weight"]
+        out["loss"] = total["loss"]
+        out["train/active_frac"] = total["active"] / max(1.0, total["rows"])
+        return out
 
     def _apply_gradients(self) -> float:
         max_norm = self.config.optim.max_grad_norm
@@ -299,11 +397,16 @@ class GRPOTrainer:
     def _encode(self, prompt: Prompt) -> list[int]:
         key = (prompt.env, prompt.sample.id)
         if key not in self._prompt_cache:
-            messages = [{"role": m["role"], "content": m["content"]} for m in prompt.sample.prompt]
-            ids = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=True, return_dict=False
-            )
-            self._prompt_cache[key] = list(ids)[-self.config.generation.max_prompt_length :]
+            encoded = self.prompts.encode(prompt.sample.prompt)
+            if encoded.truncated:
+                self._truncated_prompts.add(key)
+                self._warn_once(
+                    "prompt",
+                    f"prompt {prompt.env}/{prompt.sample.id} has {encoded.full_length} tokens; only its last "
+                    f"generation.max_prompt_length={len(encoded.ids)} are used (prompt/truncated_frac counts "
+                    "such prompts)",
+                )
+            self._prompt_cache[key] = encoded.ids
         return self._prompt_cache[key]
 
     def _sampling_spec(self) -> SamplingSpec:
@@ -334,12 +437,14 @@ class GRPOTrainer:
     def _reference_logprobs(self, batch: RolloutBatch) -> torch.Tensor:
         temperature, share = self.config.generation.temperature, self.config.share_prompt_prefix
         on_device = batch.to(self.accelerator.device)
-        if self.models.reference is not None:
-            logp = forward_logprobs(self.models.reference, on_device, temperature, share_prefix=share)[0]
-        else:
-            policy = self._unwrapped()
-            with policy.disable_adapter():  # LoRA: the base model without the adapter is the reference
-                logp = forward_logprobs(policy, on_device, temperature, share_prefix=share)[0]
+        options = {"share_prefix": share, "chunked": self._chunked}
+        with self.accelerator.autocast():  # computed as the policy's log-probs are
+            if self.models.reference is not None:
+                logp = forward_logprobs(self.models.reference, on_device, temperature, **options)[0]
+            else:
+                policy = self._unwrapped()
+                with policy.disable_adapter():  # LoRA: the base model without the adapter is the reference
+                    logp = forward_logprobs(policy, on_device, temperature, **options)[0]
         return logp.cpu()
 
     def _local(self, prompts: list[Prompt]) -> list[Prompt]:
@@ -360,6 +465,15 @@ class GRPOTrainer:
         # NCCL gathers device tensors only; the bookkeeping that uses the result stays on the CPU.
         return self.accelerator.gather(tensor.to(self.accelerator.device)).cpu()
 
+    def _gather_objects(self, items: list[Any]) -> list[Any]:
+        """Every process's `items`, concatenated in process order (the order of the global batch)."""
+        return items if self.accelerator.num_processes == 1 else gather_object(items)
+
+    def _warn_once(self, topic: str, message: str) -> None:
+        if topic not in self._warned and self.accelerator.is_main_process:
+            self._warned.add(topic)
+            logger.warning(message)
+
     # -- reporting and saving ----------------------------------------------------------------------
     def _tracker(self) -> Tracker:
         cfg = self.config
@@ -371,33 +485,88 @@ class GRPOTrainer:
         now = time.perf_counter()
         step_time = now - self._last_report  # wall clock of the whole step, bookkeeping included
         self._last_report = now
+        new_rollout = rollout is not self._logged_rollout
+        self._logged_rollout = rollout
+        if new_rollout:
+            self._rollout_totals = self._completion_totals(rollout.batch)
+        metrics.update(self._rollout_totals)
         metrics["time/step"] = step_time
         metrics["tokens_per_s"] = metrics.get("tokens_generated", 0.0) / max(step_time, 1e-9)
         self.history.append({"step": self.step, **metrics})
+        records = self._gather_objects(self._records(rollout)) if new_rollout else []
         if not self.accelerator.is_main_process:
             return
+        if metrics["completion/truncated_frac"] > 0.5:
+            self._warn_once(
+                "length",
+                f"step {self.step}: {metrics['completion/truncated_frac']:.0%} of the completions hit "
+                f"generation.max_new_tokens={self.config.generation.max_new_tokens}; consider raising it",
+            )
         if self.step % self.config.logging.every == 0:
             tracker.log(self.step, metrics)
         tracker.advance(self.step, metrics)
-        records = _records(rollout)
-        tracker.rollout_records(self.step, records)
+        tracker.rollout_records(records)
         every = self.config.logging.samples_every
-        if every and self.step % every == 0:
+        if every and self.step % every == 0 and records:
             tracker.samples_table(self.step, records)
 
-    def save(self) -> Path | None:
-        self.accelerator.wait_for_everyone()
-        if not self.accelerator.is_main_process:
-            return None
-        state = {
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "data": self.source.state_dict(),
+    def _completion_totals(self, batch: RolloutBatch) -> dict[str, float]:
+        """Completion lengths and truncation over every process's rows."""
+        lengths = batch.completion_mask.sum(-1).double()
+        both = self._gather(torch.stack([lengths, batch.truncated.double()], dim=1))
+        lengths, truncated = both[:, 0], both[:, 1]
+        return {
+            "tokens_generated": float(lengths.sum()),
+            "completion/length_mean": float(lengths.mean()),
+            "completion/length_min": float(lengths.min()),
+            "completion/length_max": float(lengths.max()),
+            "completion/truncated_frac": float(truncated.mean()),
         }
-        path = ckpt.save_checkpoint(
-            self.run_dir, self.step, self._unwrapped(), self.tokenizer, state, dump_config(self.config)
-        )
-        ckpt.prune(self.run_dir, self.config.checkpoint.keep_last)
+
+    def _records(self, rollout: Rollout) -> list[RolloutRecord]:
+        """This process's completions as rollout records (rollouts.jsonl, sample tables)."""
+        G, batch = self.config.grpo.num_generations, rollout.batch
+        lengths = batch.completion_mask.sum(-1).tolist()
+        prompt_lengths = batch.attention_mask[:, : batch.prompt_width].sum(-1).tolist()
+        return [
+            RolloutRecord(
+                env=prompt.env,
+                sample=prompt.sample,
+                trajectory=Trajectory.single(text, "length" if truncated else "done"),
+                result=result,
+                rollout=index % G,
+                tokens={"prompt": int(prompt_lengths[index]), "completion": int(lengths[index])},
+                step=self.step,
+            )
+            for index, (prompt, text, result, truncated) in enumerate(
+                zip(rollout.prompts, rollout.texts, rollout.results, batch.truncated.tolist(), strict=True)
+            )
+        ]
+
+    def save(self) -> Path | None:
+        """A checkpoint: Hugging Face weights plus the trainer state. Under FSDP / DeepSpeed the weights
+        are gathered and the sharded optimizer is saved by accelerate (every process takes part)."""
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        sharded = ckpt.is_sharded(acc)
+        weights = acc.get_state_dict(self.model) if sharded else None
+        tmp = ckpt.staging_dir(self.run_dir, self.step)
+        if acc.is_main_process:
+            ckpt.prepare_staging(tmp)
+        acc.wait_for_everyone()
+        if sharded:
+            acc.save_state(str(tmp / ckpt.SHARDED_STATE))
+        path = None
+        if acc.is_main_process:
+            state = {"scheduler": self.scheduler.state_dict(), "data": self.source.state_dict()}
+            if not sharded:
+                state["optimizer"] = self.optimizer.state_dict()
+            config_yaml, model = dump_config(self.config), self._unwrapped()
+            path = ckpt.save_checkpoint(
+                self.run_dir, self.step, model, self.tokenizer, state, config_yaml, weights
+            )
+            ckpt.prune(self.run_dir, self.config.checkpoint.keep_last)
+        acc.wait_for_everyone()
         return path
 
     def close(self) -> None:
@@ -405,20 +574,6 @@ class GRPOTrainer:
         self.backend.close()
         if self.episodes is not None:
             self.episodes.close()
-
-
-def _records(rollout: Rollout) -> list[dict[str, Any]]:
-    return [
-        {
-            "env": prompt.env,
-            "id": prompt.sample.id,
-            "prompt": prompt.sample.prompt[-1]["content"] if prompt.sample.prompt else "",
-            "completion": text,
-            "reward": result.score,
-            "error": result.error,
-        }
-        for prompt, text, result in zip(rollout.prompts, rollout.texts, rollout.results, strict=True)
-    ]
 
 
 def _completion_metrics(batch: RolloutBatch) -> dict[str, float]:

@@ -1,6 +1,8 @@
-"""The clipped GRPO objective, its KL term and the four ways of averaging it over tokens.
+"""The policy objectives (clipped GRPO, GSPO, CISPO), their KL term and how each averages over tokens.
 
-All functions are pure tensor code so each piece is unit-tested against hand-computed values.
+All functions are pure tensor code so each piece is unit-tested against hand-computed values. How a loss
+type averages is expressed as one weight per completion (`row_weights`), computed once for the whole
+optimizer step: the micro-batches' losses then sum to the step's loss however rows are grouped or skipped.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from typing import Literal
 
 import torch
 
-LossType = Literal["grpo", "dr_grpo", "dapo", "bnpo"]
+LossType = Literal["grpo", "dr_grpo", "dapo", "bnpo", "gspo", "cispo"]
+KLEstimator = Literal["k3", "k3_is"]
 
 
 def selective_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -36,80 +39,138 @@ def tis_weights(old_logp: torch.Tensor, sampling_logp: torch.Tensor, cap: float)
     return torch.exp(old_logp - sampling_logp).clamp(max=cap).detach()
 
 
+@dataclass(frozen=True)
+class LossSpec:
+    """Which objective, and its constants (see docs/trainer.md, "The loss menu")."""
+
+    loss_type: LossType = "dapo"
+    epsilon_low: float = 0.2
+    epsilon_high: float = 0.2
+    beta: float = 0.0
+    kl_estimator: KLEstimator = "k3"
+    cispo_max_ratio: float = 5.0
+
+    @property
+    def sequence_level(self) -> bool:
+        return self.loss_type == "gspo"
+
+
 @dataclass
 class PolicyLossOutput:
     per_token: torch.Tensor  # [B, T] loss per token (mask not applied)
-    ratio: torch.Tensor  # [B, T] pi / pi_old (detached)
-    kl: torch.Tensor | None  # [B, T] k3 KL (detached), when a reference is given
+    ratio: torch.Tensor  # [B, T] pi / pi_old (detached; GSPO's sequence ratio repeated over its tokens)
+    kl: torch.Tensor | None  # [B, T] the KL estimate (detached), when beta > 0
+
+
+def importance_ratio(
+    logp: torch.Tensor, old_logp: torch.Tensor, mask: torch.Tensor, sequence_level: bool
+) -> torch.Tensor:
+    """pi / pi_old per token, or GSPO's per sequence: exp(mean token log-ratio), repeated over the tokens."""
+    log_ratio = logp - old_logp
+    if not sequence_level:
+        return torch.exp(log_ratio)
+    weights = mask.to(log_ratio.dtype)
+    mean = (log_ratio * weights).sum(-1, keepdim=True) / weights.sum(-1, keepdim=True).clamp(min=1)
+    return torch.exp(mean).expand_as(log_ratio)
 
 
 def policy_loss(
     logp: torch.Tensor,
     old_logp: torch.Tensor,
     advantages: torch.Tensor,
-    epsilon_low: float,
-    epsilon_high: float,
-    beta: float = 0.0,
+    mask: torch.Tensor,
+    spec: LossSpec,
     ref_logp: torch.Tensor | None = None,
     is_weights: torch.Tensor | None = None,
 ) -> PolicyLossOutput:
-    """-min(r A, clip(r, 1-eps_low, 1+eps_high) A) [* TIS weight] + beta * KL, per token."""
-    ratio = torch.exp(logp - old_logp)
+    """Per-token loss: the objective's policy term [* TIS weight] + beta * KL.
+
+    clipped (grpo, dr_grpo, dapo, bnpo, gspo): -min(r A, clip(r, 1 - eps_low, 1 + eps_high) A), with r per
+    token, or per sequence for gspo. cispo: -min(r, cispo_max_ratio) A log p with the weight detached, so
+    every token keeps a gradient (MiniMax-M1, ScaleRL).
+    """
+    ratio = importance_ratio(logp, old_logp, mask, spec.sequence_level)
     adv = advantages.unsqueeze(-1)
-    unclipped = ratio * adv
-    clipped = torch.clamp(ratio, 1 - epsilon_low, 1 + epsilon_high) * adv
-    per_token = -torch.min(unclipped, clipped)
+    if spec.loss_type == "cispo":
+        per_token = -ratio.clamp(max=spec.cispo_max_ratio).detach() * adv * logp
+    else:
+        clipped = torch.clamp(ratio, 1 - spec.epsilon_low, 1 + spec.epsilon_high)
+        per_token = -torch.min(ratio * adv, clipped * adv)
     if is_weights is not None:
         per_token = per_token * is_weights
     kl = None
-    if beta > 0:
+    if spec.beta > 0:
         if ref_logp is None:
             raise ValueError("beta > 0 needs reference log-probs")
         kl = k3_kl(logp, ref_logp)
-        per_token = per_token + beta * kl
+        if spec.kl_estimator == "k3_is":
+            # Samples come from pi_old: weighting by pi / pi_old unbiases the KL gradient (DeepSeek-V3.2).
+            kl = kl * ratio
+        per_token = per_token + spec.beta * kl
         kl = kl.detach()
     return PolicyLossOutput(per_token, ratio.detach(), kl)
 
 
 @dataclass(frozen=True)
-class Normalizer:
-    """Batch-wide totals, so that summing the micro-batches' losses gives the loss of the whole batch."""
+class StepTotals:
+    """Counts over the whole optimizer step (all micro-batches, all processes) that the normalisers use."""
 
-    sequences: int  # completions in the optimizer step (all micro-batches, all processes)
-    tokens: int  # completion tokens in the optimizer step
-    max_completion_length: int
-    micro_batches: int
+    completions: int  # every completion of the step
+    counted: int  # completions in the batch: not dropped (no reward, or a dropped zero-variance group)
+    tokens: int  # completion tokens under the loss mask
+    micro_batches: int  # bnpo's micro-batches over every process
 
 
-def aggregate(
-    per_token: torch.Tensor, mask: torch.Tensor, loss_type: LossType, norm: Normalizer
+def row_weights(
+    loss_type: LossType,
+    loss_mask: torch.Tensor,
+    totals: StepTotals,
+    max_completion_length: int,
+    micro_batch_size: int,
 ) -> torch.Tensor:
-    """This micro-batch's share of the step loss.
+    """[N] weight of each completion's token-loss sum in the step loss, for this process's rows.
 
-    grpo: mean over sequences of each sequence's token mean (long completions count less per token).
-    bnpo: token mean within the micro-batch, averaged over micro-batches.
-    dr_grpo: token sum / (sequences * max_completion_length): no length bias (Dr. GRPO).
-    dapo: token sum / all tokens of the step: every token weighs the same (DAPO).
+    grpo, gspo: each completion's token mean, averaged over the completions in the batch (GRPO's 1/G,
+        GSPO's sequence average; a masked completion counts with a loss of 0, as in TRL).
+    dr_grpo: token sum / (all completions x max_completion_length): a constant (Dr. GRPO).
+    dapo, cispo: token sum / the step's loss tokens: every token weighs the same (DAPO).
+    bnpo: token mean within each micro-batch of `micro_batch_size` rows (in batch order), averaged over the
+        micro-batches of every process (TRL's bnpo).
     """
-    mask = mask.to(per_token.dtype)
-    total = per_token * mask
-    if loss_type == "grpo":
-        return (total.sum(-1) / mask.sum(-1).clamp(min=1)).sum() / norm.sequences
-    if loss_type == "bnpo":
-        return total.sum() / mask.sum().clamp(min=1) / norm.micro_batches
-    if loss_type == "dr_grpo":
-        return total.sum() / (norm.sequences * norm.max_completion_length)
-    if loss_type == "dapo":
-        return total.sum() / max(1, norm.tokens)
-    raise ValueError(f"unknown loss_type {loss_type!r}")
+    lengths = loss_mask.sum(-1).double()
+    if loss_type in ("grpo", "gspo"):
+        weights = 1.0 / (lengths.clamp(min=1) * max(1, totals.counted))
+    elif loss_type == "dr_grpo":
+        weights = torch.full_like(lengths, 1.0 / (max(1, totals.completions) * max_completion_length))
+    elif loss_type in ("dapo", "cispo"):
+        weights = torch.full_like(lengths, 1.0 / max(1, totals.tokens))
+    elif loss_type == "bnpo":
+        per_micro_batch = torch.stack([part.sum() for part in lengths.split(micro_batch_size)])
+        denominators = per_micro_batch.clamp(min=1).repeat_interleave(micro_batch_size)[: len(lengths)]
+        weights = 1.0 / (denominators * max(1, totals.micro_batches))
+    else:
+        raise ValueError(f"unknown loss_type {loss_type!r}")
+    return weights.float()
+
+
+def aggregate(per_token: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """This micro-batch's share of the step loss: sum over rows of weight x masked token-loss sum."""
+    return ((per_token * mask.to(per_token.dtype)).sum(-1) * weights.to(per_token.dtype)).sum()
 
 
 @torch.no_grad()
 def clip_fractions(
-    ratio: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, epsilon_low: float, epsilon_high: float
+    ratio: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, spec: LossSpec
 ) -> dict[str, torch.Tensor]:
-    """Token counts where the clip is active (low: A < 0 and r below 1-eps; high: A > 0 and r above 1+eps)."""
+    """Token counts where the clip is active (low: A < 0 and r below 1-eps; high: A > 0 and r above 1+eps).
+
+    cispo has no clipped region: its weight is capped where r > cispo_max_ratio (counted as "high").
+    """
     adv = advantages.unsqueeze(-1)
-    low = (ratio < 1 - epsilon_low) & (adv < 0) & mask
-    high = (ratio > 1 + epsilon_high) & (adv > 0) & mask
+    if spec.loss_type == "cispo":
+        low = torch.zeros_like(mask)
+        high = (ratio > spec.cispo_max_ratio) & mask
+    else:
+        low = (ratio < 1 - spec.epsilon_low) & (adv < 0) & mask
+        high = (ratio > 1 + spec.epsilon_high) & (adv > 0) & mask
     return {"clip/low": low.sum(), "clip/high": high.sum(), "clip/region": (low | high).sum()}

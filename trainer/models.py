@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 from transformers.utils import logging as hf_logging
 
 from rewardkit.errors import ConfigError
@@ -23,6 +30,7 @@ class Models:
     reference: PreTrainedModel | None  # None when beta == 0, or with LoRA (adapter disabled = reference)
     tokenizer: PreTrainedTokenizerBase
     source_dir: str  # where the base weights came from (HF id or local dir): vLLM loads the same
+    max_positions: int | None  # the model's position limit (max_position_embeddings), where it has one
 
 
 def resolve_model_path(config: ModelConfig) -> str:
@@ -47,19 +55,61 @@ def load_models(config: ModelConfig, beta: float, weights_dir: str | Path | None
     reference = None
     if beta > 0 and config.lora is None:
         reference = _load_causal_lm(source, config).eval().requires_grad_(False)
-    return Models(policy, reference, tokenizer, source)
+    text_config = policy.config.get_text_config()
+    return Models(policy, reference, tokenizer, source, getattr(text_config, "max_position_embeddings", None))
 
 
 def _load_causal_lm(path: str | Path, config: ModelConfig) -> PreTrainedModel:
+    revision = config.revision if str(path) == config.path else None
     try:
-        return AutoModelForCausalLM.from_pretrained(
+        model_config = AutoConfig.from_pretrained(
+            path, revision=revision, trust_remote_code=config.trust_remote_code
+        )
+        if config.disable_dropout:
+            _zero_dropout_settings(model_config)
+        model = AutoModelForCausalLM.from_pretrained(
             path,
+            config=model_config,
             dtype=DTYPES[config.dtype],
-            revision=config.revision if str(path) == config.path else None,
+            revision=revision,
             trust_remote_code=config.trust_remote_code,
+            attn_implementation=attention_implementation(model_config, config.attn_implementation),
         )
     except OSError as error:
         raise ConfigError(f"model.path: cannot load {str(path)!r}: {error}") from None
+    except (ImportError, ValueError) as error:  # e.g. flash_attention_2 without the flash-attn package
+        raise ConfigError(f"model.attn_implementation: {error}") from None
+    if config.disable_dropout:
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+    return model
+
+
+def attention_implementation(model_config: PretrainedConfig, requested: str | None) -> str | None:
+    """The attention kernel to load with. Soft-capped attention (Gemma 2) needs one that applies the cap:
+    sdpa silently drops it, so eager is chosen when none is requested and sdpa is refused."""
+    softcap = getattr(model_config.get_text_config(), "attn_logit_softcapping", None)
+    if softcap is None:
+        return requested
+    if requested is None:
+        return "eager"
+    if requested == "sdpa":
+        raise ConfigError(
+            f"model.attn_implementation: sdpa ignores this model's attention logit soft-capping "
+            f"({softcap}); use eager, flash_attention_2 or flex_attention"
+        )
+    return requested
+
+
+def _zero_dropout_settings(model_config: PretrainedConfig) -> None:
+    """Dropout rates that models read from their config at build time (attention_dropout, resid_pdrop...),
+    which no nn.Dropout module exposes: with them at 0, log-probs of the same tokens are the same in train
+    mode (gradient checkpointing needs train mode, so eval mode is no way out)."""
+    for config in {id(c): c for c in (model_config, model_config.get_text_config())}.values():
+        for name, value in list(vars(config).items()):
+            if (name.endswith("dropout") or name.endswith("pdrop")) and isinstance(value, float):
+                setattr(config, name, 0.0)
 
 
 def _load_policy(source: str, config: ModelConfig, weights_dir: str | Path | None) -> Any:

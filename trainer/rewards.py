@@ -90,11 +90,6 @@ class RewardRouter:
             scorer.close()
 
 
-def scores_array(results: Sequence[RewardResult]) -> np.ndarray:
-    """Scores with NaN where there is none (not applicable or error): NaN is excluded from advantages."""
-    return np.array([np.nan if r.score is None else r.score for r in results], dtype=np.float64)
-
-
 def check_errors(results: Sequence[RewardResult], envs: Sequence[str], limit: float, step: int) -> int:
     """Count infrastructure errors; raise with a clear message when their share passes `limit`."""
     failed = [(env, r.error) for env, r in zip(envs, results, strict=True) if r.error is not None]

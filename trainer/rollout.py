@@ -6,10 +6,12 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
+from accelerate.utils import extract_model_from_parallel
+from torch.utils.checkpoint import checkpoint
 
 from rewardkit.trainer.generation.base import Completions
 from rewardkit.trainer.loss import entropy, selective_logprobs
-from rewardkit.trainer.prefix import continue_from, group_owners, positions, prefill
+from rewardkit.trainer.prefix import group_owners, positions
 
 
 @dataclass
@@ -22,7 +24,8 @@ class RolloutBatch:
     prompt_width: int
     group: torch.Tensor  # [N] index of the row's prompt; rows of one group are adjacent
     advantages: torch.Tensor | None = None  # [N]
-    trainable: torch.Tensor | None = None  # [N] bool
+    counted: torch.Tensor | None = None  # [N] bool: in the batch (it has a reward; its group is not dropped)
+    trainable: torch.Tensor | None = None  # [N] bool: counted and not masked (a truncated completion)
     old_logp: torch.Tensor | None = None  # [N, C] trainer log-probs before this rollout's first update
     ref_logp: torch.Tensor | None = None  # [N, C]
 
@@ -93,36 +96,164 @@ def forward_logprobs(
     temperature: float,
     with_entropy: bool = False,
     share_prefix: bool = False,
+    chunked: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-token log-probs of the completion tokens under `model` (and their entropies if asked).
 
     `share_prefix` runs each group's prompt once (see rewardkit.trainer.prefix); the result is the same.
+    `chunked` computes them from the last hidden states through the model's output layer in tiles (see
+    `OutputHead`), so the [rows, completion, vocabulary] logits never exist at once; otherwise they come
+    from the model's own logits.
     """
+    if not chunked:
+        logits = _completion_states(model, batch, share_prefix, hidden=False)
+        targets = batch.input_ids[:, batch.prompt_width :]
+        logp = selective_logprobs(logits, targets, temperature)
+        return logp, entropy(logits, temperature) if with_entropy else None
+    hidden = _completion_states(model, batch, share_prefix, hidden=True)
+    head = OutputHead.of(model)
+    mask = batch.completion_mask
+    targets = batch.input_ids[:, batch.prompt_width :][mask]
+    logp, ent = head.logprobs(hidden[mask], targets, temperature, with_entropy)
+    logp = logp.new_zeros(mask.shape, dtype=logp.dtype).masked_scatter(mask, logp)
+    if ent is not None:
+        ent = ent.new_zeros(mask.shape).masked_scatter(mask, ent)
+    return logp, ent
+
+
+# Logit tiles hold at most this many values (64 MB in float32) at a time.
+LOGIT_TILE = 1 << 24
+
+
+@dataclass(frozen=True)
+class OutputHead:
+    """How a causal LM turns its last hidden states into logits: its output layer, a scale and a soft cap.
+
+    Log-probs go through it in tiles of tokens; each tile's logits are recomputed in the backward pass
+    (activation checkpointing) instead of being kept, so memory holds one tile rather than every token's
+    logits. The layer is called as a module, so FSDP / DeepSpeed gather its weights as for any forward.
+    """
+
+    layer: torch.nn.Module
+    vocab: int
+    scale: float = 1.0
+    softcap: float | None = None
+
+    @classmethod
+    def of(cls, model: Any) -> OutputHead:
+        model = extract_model_from_parallel(model)
+        text = model.config.get_text_config()
+        scale = getattr(text, "logit_scale", None) or 1.0
+        if getattr(text, "logits_scaling", None):
+            scale = 1.0 / text.logits_scaling
+        softcap = getattr(text, "final_logit_softcapping", None)
+        return cls(model.get_output_embeddings(), int(text.vocab_size), float(scale), softcap)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = self.layer(hidden).float() * self.scale
+        if self.softcap is not None:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return logits
+
+    def logprobs(
+        self, hidden: torch.Tensor, targets: torch.Tensor, temperature: float, with_entropy: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """log p(target) (and the entropy) for [n, hidden] states and their [n] targets."""
+        rows = max(1, LOGIT_TILE // self.vocab)
+        parts = []
+        for start in range(0, max(1, hidden.shape[0]), rows):
+            args = (hidden[start : start + rows], targets[start : start + rows], temperature, with_entropy)
+            if torch.is_grad_enabled() and hidden.requires_grad:
+                parts.append(checkpoint(self._tile, *args, use_reentrant=False))
+            else:
+                parts.append(self._tile(*args))
+        logp = torch.cat([p[0] for p in parts])
+        return logp, torch.cat([p[1] for p in parts]) if with_entropy else None
+
+    def _tile(
+        self, hidden: torch.Tensor, targets: torch.Tensor, temperature: float, with_entropy: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.logits(hidden)
+        logp = selective_logprobs(logits, targets, temperature)
+        ent = entropy(logits, temperature) if with_entropy else logp.detach()
+        return logp, ent
+
+
+def chunked_logprobs_match(model: Any, temperature: float) -> bool:
+    """Whether `OutputHead` reproduces the model's own log-probs (an output layer it does not know, or a
+    model that takes no `logits_to_keep` index / hidden-state request, makes the trainer use the logits)."""
+    ids = torch.arange(3, 11, device=next(model.parameters()).device).view(2, 4)
+    batch = RolloutBatch(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        completion_mask=torch.ones(2, 2, dtype=torch.bool, device=ids.device),
+        sampling_logp=torch.zeros(2, 2, device=ids.device),
+        truncated=torch.zeros(2, dtype=torch.bool),
+        prompt_width=2,
+        group=torch.zeros(2, dtype=torch.long),
+    )
+    with torch.no_grad():
+        plain = forward_logprobs(model, batch, temperature, chunked=False)[0]
+        try:
+            chunked = forward_logprobs(model, batch, temperature, chunked=True)[0]
+        except (TypeError, AttributeError, IndexError, ValueError):
+            return False
+    return bool(torch.allclose(plain, chunked, atol=1e-3, rtol=1e-3))
+
+
+def _completion_states(model: Any, batch: RolloutBatch, share_prefix: bool, hidden: bool) -> torch.Tensor:
+    """[N, C, ...] what predicts each completion token: the last hidden states, or the logits."""
     if share_prefix and batch.prompt_width > 0:
-        logits = _shared_prefix_logits(model, batch)
-    else:
-        logits = _full_logits(model, batch)
-    targets = batch.input_ids[:, batch.prompt_width :]
-    logp = selective_logprobs(logits, targets, temperature)
-    return logp, entropy(logits, temperature) if with_entropy else None
-
-
-def _full_logits(model: Any, batch: RolloutBatch) -> torch.Tensor:
+        return _shared_prefix_states(model, batch, hidden)
     out = model(
         input_ids=batch.input_ids,
         attention_mask=batch.attention_mask,
         position_ids=positions(batch.attention_mask),
-        logits_to_keep=batch.completion_width + 1,  # the LM head only runs where completions are predicted
         use_cache=False,
+        **_wanted(batch.completion_width + 1, hidden, batch.input_ids.device),
     )
-    return out.logits[:, :-1]
+    return _states(out, hidden)[:, -batch.completion_width - 1 : -1]
 
 
-def _shared_prefix_logits(model: Any, batch: RolloutBatch) -> torch.Tensor:
+def _shared_prefix_states(model: Any, batch: RolloutBatch, hidden: bool) -> torch.Tensor:
     first, owner = group_owners(batch.group)
-    width = batch.prompt_width
-    last_logits, cache = prefill(model, batch.input_ids[first, :width], batch.attention_mask[first, :width])
+    width, device = batch.prompt_width, batch.input_ids.device
+    prompt_mask = batch.attention_mask[first, :width]
+    out = model(
+        input_ids=batch.input_ids[first, :width],
+        attention_mask=prompt_mask,
+        position_ids=positions(prompt_mask),
+        use_cache=True,
+        **_wanted(1, hidden, device),
+    )
+    if out.past_key_values is None:
+        raise RuntimeError(
+            "the model returned no KV cache, so prompts cannot be shared across a group; "
+            "set grpo.share_prompt_prefix=false"
+        )
+    last = _states(out, hidden)[:, -1:]
+    cache = out.past_key_values
     cache.batch_select_indices(owner)
-    logits = continue_from(model, cache, batch.input_ids[:, width:], batch.attention_mask)
+    rest = model(
+        input_ids=batch.input_ids[:, width:],
+        attention_mask=batch.attention_mask,
+        position_ids=positions(batch.attention_mask)[:, width:],
+        past_key_values=cache,
+        use_cache=True,
+        **_wanted(0, hidden, device),
+    )
     # The prompt's last position predicts completion token 0; the last completion position predicts nothing.
-    return torch.cat([last_logits[owner], logits[:, :-1]], dim=1)
+    return torch.cat([last[owner], _states(rest, hidden)[:, :-1]], dim=1)
+
+
+def _wanted(logits_to_keep: int, hidden: bool, device: torch.device) -> dict[str, Any]:
+    """Model kwargs: the last hidden states with no logits at all (an empty index), or the last logits."""
+    if hidden:
+        nothing = torch.empty(0, dtype=torch.long, device=device)
+        return {"logits_to_keep": nothing, "output_hidden_states": True}
+    return {"logits_to_keep": logits_to_keep}
+
+
+def _states(out: Any, hidden: bool) -> torch.Tensor:
+    # transformers returns the final (normed) hidden state as the last of `hidden_states`.
+    return out.hidden_states[-1] if hidden else out.logits

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rewardkit.errors import ConfigError
+from rewardkit.records import RecordWriter, RolloutRecord
 from rewardkit.trainer.config import LoggingConfig
 
 METRICS_FILE = "metrics.jsonl"
@@ -49,7 +50,7 @@ class Tracker:
         self.console = Console(stderr=True)
         self._truncate_after(start_step)  # a resumed run rewrites the steps after its checkpoint
         self.jsonl = (run_dir / METRICS_FILE).open("a", encoding="utf-8")
-        self.rollouts = (run_dir / ROLLOUTS_FILE).open("a", encoding="utf-8") if config.rollouts else None
+        self.rollouts = RecordWriter(run_dir / ROLLOUTS_FILE) if config.rollouts else None
         self.tensorboard = self._tensorboard(start_step) if config.tensorboard else None
         self.wandb = self._wandb(run_config) if config.wandb else None
         self.progress: Progress | None = None
@@ -106,23 +107,20 @@ class Tracker:
         )
         self.progress.update(self.task, completed=step, status=status)
 
-    def rollout_records(self, step: int, records: Sequence[Mapping[str, Any]]) -> None:
-        if self.rollouts is None:
-            return
-        for record in records:
-            self.rollouts.write(json.dumps({"step": step, **record}) + "\n")
-        self.rollouts.flush()
+    def rollout_records(self, records: Sequence[RolloutRecord]) -> None:
+        if self.rollouts is not None and records:
+            self.rollouts.write_many(records)
 
-    def samples_table(self, step: int, records: Sequence[Mapping[str, Any]]) -> None:
+    def samples_table(self, step: int, records: Sequence[RolloutRecord]) -> None:
         table = Table(title=f"samples at step {step}", show_lines=True)
         for column in ("env", "prompt", "completion", "reward"):
             table.add_column(column, overflow="fold")
         for record in records[: self.config.num_samples]:
-            score = record["reward"]
-            table.add_row(record["env"], record["prompt"][-200:], record["completion"][:400], f"{score}")
+            prompt = record.sample.prompt[-1]["content"] if record.sample.prompt else ""
+            table.add_row(record.env, prompt[-200:], record.completion[:400], f"{record.result.score}")
         self.console.print(table)
         if self.tensorboard is not None:
-            text = "\n\n".join(f"**{r['env']}** ({r['reward']}): {r['completion']}" for r in records[:4])
+            text = "\n\n".join(f"**{r.env}** ({r.result.score}): {r.completion}" for r in records[:4])
             self.tensorboard.add_text("samples", text, step)
 
     def close(self) -> None:

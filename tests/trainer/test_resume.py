@@ -12,6 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from rewardkit.records import read_records
 from rewardkit.trainer.checkpoint import find_checkpoint, load_state
 
 SCRIPT = Path(__file__).with_name("resume_script.py")
@@ -32,8 +33,7 @@ def _run(run_dir, *extra, kill_at=0):
 
 
 def _rollouts(run_dir):
-    lines = (Path(run_dir) / "rollouts.jsonl").read_text().splitlines()
-    return [(r["step"], r["id"]) for r in map(json.loads, lines)]
+    return [(r.step, r.sample.id) for r in read_records(Path(run_dir) / "rollouts.jsonl")]
 
 
 @pytest.mark.usefixtures("tiny_dir")

@@ -1,6 +1,5 @@
 """End-to-end GRPO runs on the tiny CPU model (seconds each)."""
 
-import json
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from click.testing import CliRunner
 from rk_trainer_toys import tiny_config, toy_host
 
 from rewardkit.host import PluginHost
+from rewardkit.records import read_records
 from rewardkit.trainer import train
 from rewardkit.trainer.rewards import RewardErrorRateExceeded
 from rewardkit.trainer.tracking import read_metrics
@@ -33,7 +33,6 @@ def test_reward_rises_on_a_format_reward(tmp_path):
     assert last > first + 0.08, (first, last)
     assert last > 2 * first
     for key in (
-        "kl",
         "entropy",
         "clip/region",
         "grad_norm",
@@ -44,7 +43,8 @@ def test_reward_rises_on_a_format_reward(tmp_path):
         "reward/toy.tags/len/mean",
         "reward/toy.tags/std",
     ):
-        assert key in rows[-1] or key == "kl", key
+        assert key in rows[-1], key
+    assert "kl" not in rows[-1]  # beta 0: no reference model, no KL
     assert (tmp_path / "tensorboard").is_dir()
     assert result.step == 40
 
@@ -62,13 +62,14 @@ def test_two_environments_from_two_plugins(tmp_path):
     )
     train(config, host=host)
     rows = read_metrics(tmp_path)
-    rollouts = [json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
-    envs = {r["env"] for r in rollouts}
+    rollouts = list(read_records(tmp_path / "rollouts.jsonl"))
+    envs = {r.env for r in rollouts}
     assert envs == {"wordcount", "toy.short"}
     assert any(f"reward/{env}/mean" in row for row in rows for env in envs)
-    skipped = [r for r in rollouts if r["env"] == "toy.short" and int(r["id"].split("-")[1]) % 2]
-    assert all(r["reward"] is None for r in skipped)  # None: excluded, not zero
+    skipped = [r for r in rollouts if r.env == "toy.short" and int(r.sample.id.split("-")[1]) % 2]
+    assert all(r.result.score is None for r in skipped)  # None: excluded, not zero
     assert sum(row["reward/skipped"] for row in rows) == len(skipped)
+    assert [r.step for r in rollouts] == [1] * 16 + [2] * 16
 
 
 def test_reward_errors_above_the_limit_stop_the_run(tmp_path):
@@ -104,7 +105,7 @@ def test_full_model_with_kl_loads_a_frozen_reference_and_saves_hf_checkpoints(tm
 
     config = tiny_config(
         tmp_path,
-        steps=2,
+        steps=3,
         grpo={"beta": 0.05},
         checkpoint={"every": 1, "keep_last": 1, "save_final": True},
         optim={"micro_batch_size": 5, "scheduler": "linear", "warmup_steps": 1},
@@ -114,8 +115,11 @@ def test_full_model_with_kl_loads_a_frozen_reference_and_saves_hf_checkpoints(tm
         p.requires_grad for p in trainer.models.reference.parameters()
     )
     trainer.train()
-    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-2"]  # keep_last=1
-    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "checkpoint-2")
+    rows = read_metrics(tmp_path)
+    assert rows[0]["kl"] == pytest.approx(0.0, abs=1e-6)  # step 1: the policy is the reference
+    assert rows[2]["kl"] > 1e-6  # step 3: it has moved away (lr 0 at step 1: warm-up)
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-3"]  # keep_last=1
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "checkpoint-3")
     trained = trainer.models.policy.state_dict()
     assert all((reloaded.state_dict()[k] == v).all() for k, v in trained.items())
 
