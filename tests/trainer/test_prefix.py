@@ -58,18 +58,21 @@ def test_shared_prefill_generates_what_the_plain_prefill_does(model_and_tokenize
         assert torch.allclose(torch.tensor(a), torch.tensor(b), atol=1e-5)
 
 
-def _train_weights(tmp_path):
-    config = parse_config(tiny_config(tmp_path, steps=3, optim={"micro_batch_size": 4}))
+def _train_weights(tmp_path, loss_type):
+    grpo = {"prompts_per_step": 4, "num_generations": 4, "loss_type": loss_type}
+    config = parse_config(tiny_config(tmp_path, steps=3, grpo=grpo, optim={"micro_batch_size": 4}))
     trainer = GRPOTrainer(config, host=toy_host())
     result = trainer.train()
     return trainer._unwrapped().state_dict(), result.history
 
 
-def test_skipping_zero_advantage_rows_changes_no_update(tmp_path, monkeypatch):
-    skipped, history = _train_weights(tmp_path / "skip")
+@pytest.mark.parametrize("loss_type", ["dapo", "bnpo"])
+def test_skipping_zero_advantage_rows_changes_no_update(tmp_path, monkeypatch, loss_type):
+    # bnpo averages per-micro-batch token means: skipping must not change which rows form a micro-batch
+    skipped, history = _train_weights(tmp_path / "skip", loss_type)
     assert min(row["train/active_frac"] for row in history) < 1.0  # some rows were really skipped
     monkeypatch.setattr(GRPOTrainer, "_rows_with_gradient", lambda self, batch: torch.arange(len(batch)))
-    every_row, history = _train_weights(tmp_path / "all")
+    every_row, history = _train_weights(tmp_path / "all", loss_type)
     assert all(row["train/active_frac"] == 1.0 for row in history)
     for name, tensor in every_row.items():
         assert torch.allclose(tensor, skipped[name], atol=1e-6), name
