@@ -1,11 +1,13 @@
-"""One rank of a two-process DDP run (started by `accelerate launch`); writes what the test compares."""
+"""One rank of a two-process DDP run (started by `accelerate launch`), or the same run on one process
+(`--single`), or a run on episodes (`--episodes MODEL_DIR`); writes what the tests compare."""
 
 import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from rk_trainer_toys import tiny_config, toy_host
+from rk_trainer_toys import FixedRollouts, tiny_config, toy_host
 
 from rewardkit.trainer.config import parse_config
 from rewardkit.trainer.loop import GRPOTrainer
@@ -18,53 +20,68 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-out_dir = Path(sys.argv[1])
-episode_model = sys.argv[2] if len(sys.argv) > 2 else None  # a model directory: train on episodes
-if episode_model is None:
-    config = parse_config(tiny_config(out_dir / "run", steps=3, optim={"micro_batch_size": 4}))
-    trainer = GRPOTrainer(config, host=toy_host())
-else:
+def train_and_report(trainer: GRPOTrainer) -> dict[str, Any]:
+    """Train, recording each rollout's prompts, scores, advantages and turns."""
+    initial = weights_digest(trainer._unwrapped())
+    seen: dict[str, list] = {"prompts": [], "scores": [], "advantages": [], "turns_mean": []}
+    rollout = trainer.rollout
+
+    def recording_rollout():
+        result = rollout()
+        seen["prompts"].extend(p.sample.id for p in result.prompts)
+        seen["scores"].append([r.score for r in result.results])
+        seen["advantages"].append([float(a) for a in result.batch.advantages])
+        seen["turns_mean"].append(float(result.metrics.get("episodes/turns_mean", 1.0)))
+        return result
+
+    trainer.rollout = recording_rollout  # type: ignore[method-assign]
+    result = trainer.train()
+    return {
+        "initial_weights": initial,
+        "rank": result.process_index,
+        "processes": result.num_processes,
+        "steps": result.step,
+        "weights": weights_digest(trainer._unwrapped()),
+        "state": {k: v.flatten()[:64].tolist() for k, v in sorted(trainer._unwrapped().state_dict().items())},
+        "history": result.history,
+        **seen,
+    }
+
+
+def fixed_rollouts(out_dir: Path, name: str) -> dict[str, Any]:
+    config = tiny_config(
+        out_dir / name,
+        steps=3,
+        grpo={"prompts_per_step": 4, "num_generations": 4, "beta": 0.05, "tis_cap": None},
+        optim={"micro_batch_size": 3},
+        logging={"rollouts": True},
+        checkpoint={"save_final": True},
+    )
+    trainer = GRPOTrainer(parse_config(config), host=toy_host())
+    trainer.backend = FixedRollouts(config["generation"]["max_new_tokens"])
+    return train_and_report(trainer)
+
+
+def episodes(out_dir: Path, model_dir: str) -> dict[str, Any]:
     from episode_toys import Feedback
 
-    config = parse_config(
-        tiny_config(
-            out_dir / "run",
-            steps=2,
-            model={"path": episode_model},
-            environments=[{"name": "toy.feedback"}],
-            grpo={"prompts_per_step": 4, "num_generations": 4, "scale_rewards": "batch"},
-            optim={"micro_batch_size": 4},
-        )
+    config = tiny_config(
+        out_dir / "episodes",
+        steps=2,
+        model={"path": model_dir},
+        environments=[{"name": "toy.feedback"}],
+        grpo={"prompts_per_step": 4, "num_generations": 4, "scale_rewards": "batch"},
+        optim={"micro_batch_size": 4},
     )
-    trainer = GRPOTrainer(config, environments={"toy.feedback": Feedback(size=8)})
-initial = weights_digest(trainer._unwrapped())
-seen: list[str] = []
-scores: list[list[float | None]] = []
-advantages: list[list[float]] = []
-turns: list[float] = []
-rollout = trainer.rollout
+    trainer = GRPOTrainer(parse_config(config), environments={"toy.feedback": Feedback(size=8)})
+    return train_and_report(trainer)
 
 
-def recording_rollout():
-    result = rollout()
-    seen.extend(p.sample.id for p in result.prompts)
-    scores.append([r.score for r in result.results])
-    advantages.append([float(a) for a in result.batch.advantages])
-    turns.append(float(result.metrics.get("episodes/turns_mean", 1.0)))
-    return result
-
-
-trainer.rollout = recording_rollout  # type: ignore[method-assign]
-result = trainer.train()
-report = {
-    "initial_weights": initial,
-    "rank": result.process_index,
-    "processes": result.num_processes,
-    "steps": result.step,
-    "weights": weights_digest(trainer._unwrapped()),
-    "prompts": seen,
-    "scores": scores,
-    "advantages": advantages,
-    "turns_mean": turns,
-}
-(out_dir / f"rank{result.process_index}.json").write_text(json.dumps(report))
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    if "--episodes" in sys.argv:
+        name, report = "episodes", episodes(out, sys.argv[sys.argv.index("--episodes") + 1])
+    else:
+        name = "single" if "--single" in sys.argv else "run"
+        report = fixed_rollouts(out, name)
+    (out / f"{name}{report['rank']}.json").write_text(json.dumps(report))

@@ -113,3 +113,36 @@ def tiny_config(run_dir, steps: int = 4, **sections) -> dict:
     for key, value in sections.items():
         config[key] = value if not isinstance(value, dict) else {**config.get(key, {}), **value}
     return config
+
+
+class FixedRollouts:
+    """A generation backend whose completions depend only on the prompt and the repeat index, so a run
+    on one process and on two draws the same completions (the sampled ones depend on the batch split)."""
+
+    name = "fixed"
+    TAG_IDS = (446, 447, 448, 449)  # the tiny tokenizer's <think> </think> <answer> </answer>
+
+    def __init__(self, max_new_tokens: int, eos_id: int = 2) -> None:
+        self.max_new_tokens, self.eos_id = max_new_tokens, eos_id
+
+    def generate(self, prompts, n, spec, seed):
+        from rewardkit.trainer.generation.base import Completions
+
+        out = Completions([], [], [])
+        for prompt in prompts:
+            for repeat in range(n):
+                key = sum(prompt) * 31 + repeat * 7
+                length = 1 + key % self.max_new_tokens
+                tokens = [20 + (key + 5 * j) % 400 for j in range(length)]
+                tokens[: repeat % 5] = self.TAG_IDS[: repeat % 5]  # the tag reward varies within a group
+                truncated = length == self.max_new_tokens
+                if not truncated:
+                    tokens[-1] = self.eos_id
+                out.extend(Completions([tokens], [[0.0] * length], [truncated]))
+        return out
+
+    def sync_weights(self, model) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
