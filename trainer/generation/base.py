@@ -54,7 +54,8 @@ def make_backend(config: TrainConfig, model: Any, tokenizer: Any, model_dir: str
         from rewardkit.trainer.generation.vllm_engine import VllmBackend
 
         gen = config.generation
-        return VllmBackend(model_dir, gen.vllm, config.model.dtype, config.seed, bool(gen.stop_strings))
+        dtype = config.model.compute_dtype
+        return VllmBackend(model_dir, gen.vllm, dtype, config.seed, bool(gen.stop_strings))
     from rewardkit.trainer.generation.hf import TransformersBackend
 
     return TransformersBackend(model, tokenizer, share_prefix=config.share_prompt_prefix)
