@@ -80,6 +80,7 @@ class TagsPlugin:
         register(Tags)
         register(Killer)
         register(Flaky)
+        register(NoReward)
 
 
 class ShortPlugin:
@@ -146,3 +147,12 @@ class FixedRollouts:
 
     def close(self) -> None:
         return None
+
+
+class NoReward(Tags):
+    """Never applies: every outcome is None (a misconfigured environment, as far as training goes)."""
+
+    name = "toy.noreward"
+
+    async def score(self, sample, completion):
+        return rk.RewardResult(score=None)
