@@ -30,7 +30,10 @@ def test_overrides_are_typed_and_nested():
     ("override", "message"),
     [
         ("grpo.epsilonn=0.3", "grpo.epsilonn: unknown field; did you mean 'epsilon'?"),
-        ("grpo.loss_type=ppo", "grpo.loss_type: Input should be 'grpo', 'dr_grpo', 'dapo' or 'bnpo'"),
+        (
+            "grpo.loss_type=ppo",
+            "grpo.loss_type: Input should be 'grpo', 'dr_grpo', 'dapo', 'bnpo', 'gspo' or 'cispo'",
+        ),
         ("optim.lr=-1", "optim.lr: Input should be greater than 0"),
         ("generation.vllm.gpu_memory_utilization=2", "generation.vllm.gpu_memory_utilization"),
         ("environments.0.weight=0", "environments.0.weight"),
