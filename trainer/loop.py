@@ -119,6 +119,7 @@ class GRPOTrainer:
         self._steps_without_rewards = 0
         self._warned: set[str] = set()
         self._logged_rollout: Rollout | None = None
+        self._rollout_totals: dict[str, float] = {}
         self.history: list[dict[str, float]] = []
 
     # -- setup -------------------------------------------------------------------------------------
@@ -262,7 +263,8 @@ class GRPOTrainer:
             return
         self._steps_without_rewards += 1
         names = ", ".join(sorted(set(envs)))
-        logger.warning("step %d: no completion got a reward (%s); nothing is trained", self.step + 1, names)
+        if self.accelerator.is_main_process:
+            logger.warning("step %d: no completion got a reward (%s); nothing trains", self.step + 1, names)
         if limit is not None and self._steps_without_rewards >= limit:
             raise RewardkitError(
                 f"step {self.step + 1}: {self._steps_without_rewards} steps in a row without a single reward "

@@ -75,10 +75,11 @@ def _load_causal_lm(path: str | Path, config: ModelConfig) -> PreTrainedModel:
             trust_remote_code=config.trust_remote_code,
             attn_implementation=attention_implementation(model_config, config.attn_implementation),
         )
-    except OSError as error:
+    except (OSError, ImportError, ValueError) as error:
+        # With a kernel asked for, an ImportError / ValueError is about it (flash-attn not installed...).
+        if config.attn_implementation is not None and not isinstance(error, OSError):
+            raise ConfigError(f"model.attn_implementation: {error}") from None
         raise ConfigError(f"model.path: cannot load {str(path)!r}: {error}") from None
-    except (ImportError, ValueError) as error:  # e.g. flash_attention_2 without the flash-attn package
-        raise ConfigError(f"model.attn_implementation: {error}") from None
     if config.disable_dropout:
         for module in model.modules():
             if isinstance(module, torch.nn.Dropout):

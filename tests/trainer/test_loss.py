@@ -149,24 +149,20 @@ def test_bnpo_averages_the_token_means_of_its_micro_batches():
     assert aggregate(LOSS, MASK, weights).item() == pytest.approx((8.0 / 4 + 8.0 / 2) / 2)
 
 
-def test_masked_rows_count_as_sequences_but_not_as_tokens():
-    # row 1 masked (e.g. truncated): grpo and dr_grpo still divide by 3 completions (TRL, the 1/G of
-    # the definitions), dapo divides by the 3 remaining tokens
+@pytest.mark.parametrize(
+    ("counted", "expected"),
+    [
+        # row 1 masked (truncated): grpo still averages over 3 completions (TRL, the 1/G of the definition)
+        (3, {"grpo": (2.0 + 4.0) / 3, "dr_grpo": 10.0 / 15, "dapo": 10.0 / 3}),
+        # row 1 dropped (no reward): grpo averages over the 2 counted; dr_grpo's constant keeps all 3
+        (2, {"grpo": (2.0 + 4.0) / 2, "dr_grpo": 10.0 / 15, "dapo": 10.0 / 3}),
+    ],
+    ids=["masked", "dropped"],
+)
+def test_a_row_outside_the_loss_mask_in_each_normaliser(counted, expected):
     mask = MASK.clone()
     mask[1] = False
-    totals = StepTotals(completions=3, counted=3, tokens=3, micro_batches=1)
-    expected = {"grpo": (2.0 + 4.0) / 3, "dr_grpo": 10.0 / 15, "dapo": 10.0 / 3}
-    for loss_type, value in expected.items():
-        weights = row_weights(loss_type, mask, totals, max_completion_length=5, micro_batch_size=3)
-        assert aggregate(LOSS, mask, weights).item() == pytest.approx(value), loss_type
-
-
-def test_dropped_rows_leave_grpo_and_dapo_but_not_dr_grpos_constant():
-    # row 1 dropped (no reward): grpo averages over the 2 counted completions; dr_grpo keeps all 3
-    mask = MASK.clone()
-    mask[1] = False
-    totals = StepTotals(completions=3, counted=2, tokens=3, micro_batches=1)
-    expected = {"grpo": (2.0 + 4.0) / 2, "dr_grpo": 10.0 / 15, "dapo": 10.0 / 3}
+    totals = StepTotals(completions=3, counted=counted, tokens=3, micro_batches=1)
     for loss_type, value in expected.items():
         weights = row_weights(loss_type, mask, totals, max_completion_length=5, micro_batch_size=3)
         assert aggregate(LOSS, mask, weights).item() == pytest.approx(value), loss_type
