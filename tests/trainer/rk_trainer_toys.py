@@ -89,6 +89,12 @@ class ShortPlugin:
     def register_environments(register):
         register(Short)
 
+    @staticmethod
+    @rk.hookimpl
+    def register_rewards(register):
+        # A second rubric item: short completions (GDPO tests need two components with their own spread)
+        register("toy.brevity", lambda sample, completion: 1.0 if len(completion) < 24 else 0.0)
+
 
 def toy_host() -> PluginHost:
     host = PluginHost()

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 from rk_trainer_toys import tiny_config, toy_host
 
@@ -151,3 +152,26 @@ def test_cli_validates_and_runs_an_installed_environment(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "done: 1 steps" in done.stdout
     assert len(read_metrics(Path(tmp_path / "run"))) == 1
+
+
+def test_gdpo_normalises_each_rubric_item_of_the_rollout(tmp_path):
+    from rewardkit.trainer.advantages import component_table, decoupled_advantages
+    from rewardkit.trainer.config import parse_config
+    from rewardkit.trainer.loop import GRPOTrainer
+
+    rubric = {"toy.tags": 1.0, "toy.brevity": 0.5, "toy.short": 0.0}
+    config = tiny_config(
+        tmp_path,
+        environments=[{"name": "toy.tags", "rubric": {"toy.tags": 1.0, "toy.brevity": 0.5}}],
+        grpo={"multi_objective_aggregation": "normalize_then_sum"},
+    )
+    trainer = GRPOTrainer(parse_config(config), host=toy_host())
+    try:
+        rollout = trainer.rollout()
+    finally:
+        trainer.close()
+    table, weights = component_table(rollout.results, ["toy.tags"] * 16, {"toy.tags": rubric})
+    assert weights.tolist() == [1.0, 0.5]  # the zero-weight item is a metric, not a component
+    assert not table.isnan().any()
+    expected = decoupled_advantages(table, weights, group_size=4)
+    assert torch.equal(rollout.batch.advantages, expected.values)
