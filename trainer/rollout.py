@@ -160,10 +160,12 @@ class OutputHead:
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """log p(target) (and the entropy) for [n, hidden] states and their [n] targets."""
         rows = max(1, LOGIT_TILE // self.vocab)
+        # One tile is kept for backward like any activation; several are recomputed there, one at a time.
+        recompute = torch.is_grad_enabled() and hidden.requires_grad and hidden.shape[0] > rows
         parts = []
         for start in range(0, max(1, hidden.shape[0]), rows):
             args = (hidden[start : start + rows], targets[start : start + rows], temperature, with_entropy)
-            if torch.is_grad_enabled() and hidden.requires_grad:
+            if recompute:
                 parts.append(checkpoint(self._tile, *args, use_reentrant=False))
             else:
                 parts.append(self._tile(*args))
