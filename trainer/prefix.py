@@ -39,18 +39,3 @@ def prefill(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor) -
             "set grpo.share_prompt_prefix=false"
         )
     return out.logits, out.past_key_values
-
-
-def continue_from(
-    model: Any, cache: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor
-) -> torch.Tensor:
-    """Logits at every position of `input_ids`, which continue the cached prompt; the mask spans both."""
-    width = input_ids.shape[1]
-    out = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=positions(attention_mask)[:, -width:],
-        past_key_values=cache,
-        use_cache=True,
-    )
-    return out.logits

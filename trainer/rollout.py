@@ -129,9 +129,10 @@ LOGIT_TILE = 1 << 24
 class OutputHead:
     """How a causal LM turns its last hidden states into logits: its output layer, a scale and a soft cap.
 
-    Log-probs go through it in tiles of tokens; each tile's logits are recomputed in the backward pass
-    (activation checkpointing) instead of being kept, so memory holds one tile rather than every token's
-    logits. The layer is called as a module, so FSDP / DeepSpeed gather its weights as for any forward.
+    Log-probs go through it in tiles of tokens; when there are several, each tile's logits are recomputed
+    in the backward pass (activation checkpointing) instead of being kept, so memory holds one tile rather
+    than every token's logits. The layer is called as a module, so FSDP / DeepSpeed gather its weights as
+    for any forward.
     """
 
     layer: torch.nn.Module
