@@ -33,9 +33,14 @@ def prefill(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor) -
         use_cache=True,
         logits_to_keep=1,
     )
+    return out.logits, kv_cache(out)
+
+
+def kv_cache(out: Any) -> Any:
+    """The KV cache a forward with `use_cache=True` returned; a model that returns none cannot share."""
     if out.past_key_values is None:
         raise RuntimeError(
             "the model returned no KV cache, so prompts cannot be shared across a group; "
             "set grpo.share_prompt_prefix=false"
         )
-    return out.logits, out.past_key_values
+    return out.past_key_values

@@ -11,7 +11,7 @@ from torch.utils.checkpoint import checkpoint
 
 from rewardkit.trainer.generation.base import Completions
 from rewardkit.trainer.loss import entropy, selective_logprobs
-from rewardkit.trainer.prefix import group_owners, positions
+from rewardkit.trainer.prefix import group_owners, kv_cache, positions
 
 
 @dataclass
@@ -229,14 +229,9 @@ def _shared_prefix_states(model: Any, batch: RolloutBatch, hidden: bool) -> torc
         use_cache=True,
         **_wanted(1, hidden, device),
     )
-    if out.past_key_values is None:
-        raise RuntimeError(
-            "the model returned no KV cache, so prompts cannot be shared across a group; "
-            "set grpo.share_prompt_prefix=false"
-        )
-    last = _states(out, hidden)[:, -1:]
-    cache = out.past_key_values
+    cache = kv_cache(out)
     cache.batch_select_indices(owner)
+    last = _states(out, hidden)[:, -1:]
     rest = model(
         input_ids=batch.input_ids[:, width:],
         attention_mask=batch.attention_mask,
