@@ -217,6 +217,7 @@ def main() -> None:
     parser.add_argument("--intermediate", type=int, default=4864)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1, help="alternate the sides this many times")
+    parser.add_argument("--sides", default=",".join(SIDES), help=f"a subset of {','.join(SIDES)}")
     args = parser.parse_args()
     if args.side:
         return worker(args)
@@ -227,9 +228,10 @@ def main() -> None:
         f"vocabulary {args.vocab}, hidden {args.hidden}, {args.layers} layers, float32, "
         f"{args.threads} threads"
     )
-    results: dict[str, list[dict]] = {side: [] for side in SIDES}
+    sides = args.sides.split(",")
+    results: dict[str, list[dict]] = {side: [] for side in sides}
     for _ in range(args.repeats):
-        for side in SIDES:
+        for side in sides:
             results[side].append(measure(side, args))
     for side, runs in results.items():
         shown = [
@@ -239,8 +241,8 @@ def main() -> None:
         for run in runs:
             if "error" in run:
                 print(run["error"])
-    ours = [r["peak_rss_gb"] for r in results["rewardkit"] if "error" not in r]
-    theirs = [r["peak_rss_gb"] for r in results["trl"] if "error" not in r]
+    ours = [r["peak_rss_gb"] for r in results.get("rewardkit", []) if "error" not in r]
+    theirs = [r["peak_rss_gb"] for r in results.get("trl", []) if "error" not in r]
     if ours and theirs:
         ratio = statistics.median(ours) / statistics.median(theirs)
         print(f"peak RSS ratio rewardkit / TRL (medians): {ratio:.3f}")

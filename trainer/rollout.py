@@ -121,8 +121,9 @@ def forward_logprobs(
     return logp, ent
 
 
-# Logit tiles hold at most this many values (64 MB in float32) at a time.
-LOGIT_TILE = 1 << 24
+# Logit tiles hold at most this many values (256 MB in float32). Each tile adds one accumulation into the
+# output layer's weight gradient, so much smaller tiles cost time; much larger ones, memory.
+LOGIT_TILE = 1 << 26
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,9 @@ class OutputHead:
         return cls(model.get_output_embeddings(), int(text.vocab_size), float(scale), softcap)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        logits = self.layer(hidden).float() * self.scale
+        logits = self.layer(hidden).float()
+        if self.scale != 1.0:
+            logits = logits * self.scale
         if self.softcap is not None:
             logits = torch.tanh(logits / self.softcap) * self.softcap
         return logits
