@@ -20,7 +20,7 @@ from rewardkit.trainer.episodes.driver import DriverOptions, EpisodeDriver
 from rewardkit.trainer.episodes.render import TurnRenderer
 from rewardkit.trainer.generation.base import SamplingSpec
 from rewardkit.trainer.generation.stops import stop_token_ids
-from rewardkit.trainer.loss import Normalizer, aggregate, policy_loss
+from rewardkit.trainer.loss import LossSpec, StepTotals, aggregate, policy_loss, row_weights
 from rewardkit.trainer.rollout import forward_logprobs
 
 pytestmark = pytest.mark.usefixtures("tiny_dir")
@@ -143,14 +143,11 @@ def test_the_loss_gradient_on_environment_tokens_is_exactly_zero(
     logp, _ = forward_logprobs(model, batch, temperature=1.0)
     logp.retain_grad()
     advantages = torch.tensor([1.0, -1.0, 0.5, -0.5])[: len(batch)]
-    loss_out = policy_loss(logp, logp.detach(), advantages, 0.2, 0.2)
-    norm = Normalizer(
-        sequences=len(batch),
-        tokens=int(batch.completion_mask.sum()),
-        max_completion_length=200,
-        micro_batches=1,
-    )
-    aggregate(loss_out.per_token, batch.completion_mask, "dapo", norm).backward()
+    mask = batch.completion_mask
+    loss_out = policy_loss(logp, logp.detach(), advantages, mask, LossSpec(loss_type="dapo"))
+    totals = StepTotals(completions=len(batch), counted=len(batch), tokens=int(mask.sum()), micro_batches=1)
+    weights = row_weights("dapo", mask, totals, max_completion_length=200, micro_batch_size=len(batch))
+    aggregate(loss_out.per_token, mask, weights).backward()
     environment = batch.attention_mask[:, batch.prompt_width :].bool() & ~batch.completion_mask
     assert environment.any()
     assert torch.all(logp.grad[environment] == 0)
@@ -181,6 +178,25 @@ def test_turn_credit_gives_each_turn_its_return(tool_model: tuple[Any, Any], loo
     assert trainable.all()
     # Per-turn rewards are 0 here, so every turn's return is the outcome: both estimators agree.
     assert torch.allclose(values, outcome_values)
+
+
+def test_one_training_step_on_episodes_uses_every_sample(tmp_path: Path, tiny_dir: Path) -> None:
+    """The episode rollout feeds the same optimize step as single-turn rollouts (its rows count in the
+    loss's normalisers), so a step trains and logs a finite loss."""
+    from rewardkit.trainer import train
+    from rewardkit.trainer.tracking import read_metrics
+
+    model_dir = model_with_template(tiny_dir, tmp_path / "model", TOOL_TEMPLATE)
+    config = tiny_config(
+        tmp_path, steps=1, grpo={"prompts_per_step": 2, "num_generations": 2, "loss_type": "grpo"}
+    )
+    config["model"]["path"] = str(model_dir)
+    config["environments"] = [{"name": "toy.feedback"}]
+    config["generation"]["max_new_tokens"] = 8
+    train(config, environments={"toy.feedback": Feedback()})
+    (row,) = read_metrics(tmp_path)
+    assert row["episodes/samples"] >= 4
+    assert row["loss"] == row["loss"]  # not NaN
 
 
 @pytest.mark.slow

@@ -129,7 +129,7 @@ class EpisodeStep:
             gather=trainer._gather,
             offset=trainer._local_rows(len(outcomes)).start,
         )
-        batch.advantages, batch.trainable = values, trainable
+        batch.advantages, batch.counted, batch.trainable = values, trainable, trainable
         if grpo.mask_truncated_completions:
             batch.trainable = batch.trainable & ~batch.truncated
         metrics = reward_metrics(results, envs)
