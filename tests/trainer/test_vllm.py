@@ -36,7 +36,7 @@ def test_greedy_output_equals_the_policy_after_several_weight_pushes(tiny_dir):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     policy = AutoModelForCausalLM.from_pretrained(tiny_dir)
-    engine = VllmBackend(str(tiny_dir), tokenizer, VllmConfig(), "float32", seed=0)
+    engine = VllmBackend(str(tiny_dir), VllmConfig(), "float32", seed=0)
     reference = TransformersBackend(policy, tokenizer)
     prompts = [tokenizer(text)["input_ids"] for text in ("What is 1 + 2?", "Hi there", "<think>")]
     greedy = SamplingSpec(max_new_tokens=12, greedy=True)
