@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rewardkit.errors import config_error
+from rewardkit.errors import ConfigError, config_error
 from rewardkit.evaluation.config import TrainEvalConfig
 from rewardkit.overrides import apply_overrides, load_config_file
 
