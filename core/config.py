@@ -1,0 +1,15 @@
+"""The one strict pydantic base of every rewardkit config: core's, the bundled plugins' and the trainer's."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors (a typo must never fall back to a default) and values are frozen.
+
+    Derive nested config sections from it; an environment's own config derives from `EnvConfig`, which is
+    one of these.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
