@@ -3,11 +3,9 @@
 One broken plugin never stops the others: its import error, typo'd hook, name clash or API mismatch is
 recorded against its distribution and entry point, and shown by `rewardkit plugins`.
 
-The process-wide host (`get_host()`) finds the entry points at once but imports plugins when they are
-needed: a lookup by name loads plugins in the fixed order until the name is registered, and reading a
-whole registry (`plugins`, `environments`, ...) loads them all. The first plugin in that order to
-register a name owns it either way, so a lookup answers what a full load would; `rewardkit score ENV`
-just skips importing the plugins it does not use.
+The process-wide host (`get_host()`) loads every installed plugin on first use, as llm and pytest do:
+rewardkit's own plugins first, then third-party ones by entry-point name, so the first to register a
+name keeps it, whatever is looked up first.
 """
 
 from __future__ import annotations
@@ -16,19 +14,21 @@ import importlib.metadata as md
 import inspect
 import math
 import os
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 
 from rewardkit import hookspecs
 from rewardkit.environment import EnvConfig, Environment
 from rewardkit.errors import PluginError, UnknownNameError
+from rewardkit.singleton import process_singleton
 
 ENTRY_POINT_GROUP = "rewardkit"
 ALLOW_ENV_VAR = "REWARDKIT_PLUGINS"
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -112,90 +112,51 @@ class PluginHost:
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self._plugins: dict[str, PluginInfo] = {}
-        self._environments: dict[str, EnvEntry] = {}
-        self._rewards: dict[str, RewardSpec] = {}
-        self._sandboxes: dict[str, SandboxEntry] = {}
-        self._tools: dict[str, Any] = {}  # name -> rewardkit.episodes.Tool
-        self._pending: list[md.EntryPoint] = []  # found, not loaded yet; in load order
-        self._allowed: set[str] | None = None
-        # Reentrant: a plugin's import or hook may itself look something up.
-        self._loading = threading.RLock()
-
-    # -- registries (reading one loads every pending plugin) ------------------------------------------
-    @property
-    def plugins(self) -> dict[str, PluginInfo]:
-        return self._loaded(self._plugins)
-
-    @property
-    def environments(self) -> dict[str, EnvEntry]:
-        return self._loaded(self._environments)
-
-    @property
-    def rewards(self) -> dict[str, RewardSpec]:
-        return self._loaded(self._rewards)
-
-    @property
-    def sandboxes(self) -> dict[str, SandboxEntry]:
-        return self._loaded(self._sandboxes)
-
-    @property
-    def tools(self) -> dict[str, Any]:
-        return self._loaded(self._tools)
-
-    def _loaded(self, registry: dict[str, Any]) -> dict[str, Any]:
-        with self._loading:
-            while self._load_next():
-                pass
-        return registry
+        self.plugins: dict[str, PluginInfo] = {}
+        self.environments: dict[str, EnvEntry] = {}
+        self.rewards: dict[str, RewardSpec] = {}
+        self.sandboxes: dict[str, SandboxEntry] = {}
+        self.tools: dict[str, ToolEntry] = {}
+        self.commands: dict[str, Any] = {}  # name -> click command, added to the `rewardkit` CLI
 
     # -- loading -----------------------------------------------------------------------------------
     def load_entry_points(self, allow: Iterable[str] | None = None) -> PluginHost:
-        """Find and load every installed plugin now."""
-        self.discover_entry_points(allow)
-        self._loaded(self._plugins)
+        """Import and register every installed plugin now, each in isolation from the others.
+
+        `allow` (default: the REWARDKIT_PLUGINS variable) names the entry points to load; the others are
+        listed as disabled.
+        """
+        allowed = set(allow) if allow is not None else _allowed_from_env()
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_bundled_first):
+            self._load(ep, allowed)
         return self
 
-    def discover_entry_points(self, allow: Iterable[str] | None = None) -> PluginHost:
-        """Find the installed plugins; each is loaded when a lookup or a registry read needs it."""
-        with self._loading:
-            self._allowed = set(allow) if allow is not None else _allowed_from_env()
-            eps = sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_bundled_first)
-            self._pending.extend(eps)
-        return self
-
-    def _load_next(self) -> bool:
-        """Load the next pending plugin (the caller holds `_loading`). False when none is left."""
-        if not self._pending:
-            return False
-        ep = self._pending.pop(0)
+    def _load(self, ep: md.EntryPoint, allowed: set[str] | None) -> None:
         info = PluginInfo(ep.name, ep.value, *_dist_of(ep))
-        if ep.name in self._plugins:
+        if ep.name in self.plugins:
             info.errors.append(
                 f"entry point name {ep.name!r} is already used by "
-                f"{self._plugins[ep.name].origin}; it was not loaded"
+                f"{self.plugins[ep.name].origin}; it was not loaded"
             )
-            self._plugins[f"{ep.name}@{info.distribution}"] = info
-            return True
-        self._plugins[ep.name] = info
-        if self._allowed is not None and ep.name not in self._allowed:
+            self.plugins[f"{ep.name}@{info.distribution}"] = info
+            return
+        self.plugins[ep.name] = info
+        if allowed is not None and ep.name not in allowed:
             info.disabled = True
-            return True
+            return
         try:
             plugin = ep.load()
         except Exception as error:
             info.errors.append(f"import failed: {type(error).__name__}: {error}")
-            return True
+            return
         self._register(info, plugin)
-        return True
 
     def add_plugin(self, name: str, plugin: object, distribution: str | None = None) -> PluginInfo:
         """Register an in-process plugin object (tests, notebooks). Same checks as entry points."""
         module = getattr(plugin, "__name__", type(plugin).__name__)
         info = PluginInfo(name, module, distribution)
-        with self._loading:
-            self._plugins[name] = info
-            self._register(info, plugin)
+        self.plugins[name] = info
+        self._register(info, plugin)
         return info
 
     def _register(self, info: PluginInfo, plugin: object) -> None:
@@ -219,6 +180,7 @@ class PluginHost:
         self._call(info, plugin, "register_rewards", register=self._reward_registrar(info))
         self._call(info, plugin, "register_sandboxes", register=self._sandbox_registrar(info))
         self._call(info, plugin, "register_tools", register=self._tool_registrar(info))
+        self._collect_commands(info, plugin)
 
     def _call(self, info: PluginInfo, plugin: object, hook_name: str, **kwargs: Any) -> None:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
@@ -229,6 +191,20 @@ class PluginHost:
             except Exception as error:
                 info.errors.append(f"{hook_name} raised {type(error).__name__}: {error}")
 
+    def _collect_commands(self, info: PluginInfo, plugin: object) -> None:
+        """Let the plugin add click commands to a group of its own, then take them over."""
+        import click  # the CLI's library, a core dependency
+
+        group = click.Group(info.name)
+        self._call(info, plugin, "register_commands", cli=group)
+        for name, command in group.commands.items():
+            if name in self.commands:
+                owner = next(p for p in self.plugins.values() if name in p.commands)
+                info.errors.append(f"command {name!r} is already added by {owner.origin}; rename it")
+                continue
+            self.commands[name] = command
+            info.commands.append(name)
+
     # -- host-owned register callbacks ---------------------------------------------------------------
     def _env_registrar(self, info: PluginInfo) -> Callable[..., None]:
         def register(env_cls: type[Environment], aliases: Iterable[str] = ()) -> None:
@@ -237,14 +213,14 @@ class PluginHost:
                 raise PluginError(problem)
             aliases = tuple(aliases)
             for name in (env_cls.name, *aliases):
-                if name in self._environments:
-                    owner = self._plugins[self._environments[name].plugin].origin
+                if name in self.environments:
+                    owner = self.plugins[self.environments[name].plugin].origin
                     info.errors.append(
                         f"environment {name!r} is already registered by {owner}; "
                         "rename it or uninstall one of the two"
                     )
                     continue
-                self._environments[name] = EnvEntry(env_cls, info.name, aliases)
+                self.environments[name] = EnvEntry(env_cls, info.name, aliases)
                 info.environments.append(name)
 
         return register
@@ -265,12 +241,12 @@ class PluginHost:
                 raise PluginError(
                     f"reward {name!r}: reward_range must be finite (low, high), got {reward_range}"
                 )
-            if name in self._rewards:
-                owner = self._plugins[self._rewards[name].plugin].origin
+            if name in self.rewards:
+                owner = self.plugins[self.rewards[name].plugin].origin
                 info.errors.append(f"reward {name!r} is already registered by {owner}; rename it")
                 return
             doc = description or (inspect.getdoc(fn) or "").split("\n")[0]
-            self._rewards[name] = RewardSpec(name, fn, info.name, (low, high), doc)
+            self.rewards[name] = RewardSpec(name, fn, info.name, (low, high), doc)
             info.rewards.append(name)
 
         return register
@@ -279,11 +255,11 @@ class PluginHost:
         def register(name: str, factory: Callable[..., Any]) -> None:
             if not isinstance(name, str) or not name or not callable(factory):
                 raise PluginError(f"register(name, factory) needs a name and a callable, got {name!r}")
-            if name in self._sandboxes:
-                owner = self._plugins[self._sandboxes[name].plugin].origin
+            if name in self.sandboxes:
+                owner = self.plugins[self.sandboxes[name].plugin].origin
                 info.errors.append(f"sandbox {name!r} is already registered by {owner}; rename it")
                 return
-            self._sandboxes[name] = SandboxEntry(name, factory, info.name)
+            self.sandboxes[name] = SandboxEntry(name, factory, info.name)
             info.sandboxes.append(name)
 
         return register
@@ -295,53 +271,40 @@ class PluginHost:
             if not isinstance(name, str) or not name:
                 raise PluginError(f"tool names must be non-empty strings, got {name!r}")
             built = make_tool(fn, name=name, timeout=timeout)  # schema problems fail the registration
-            if name in self._tools:
-                owner = self._plugins[self._tools[name].plugin].origin
+            if name in self.tools:
+                owner = self.plugins[self.tools[name].plugin].origin
                 info.errors.append(f"tool {name!r} is already registered by {owner}; rename it")
                 return
-            self._tools[name] = ToolEntry(built, info.name)
+            self.tools[name] = ToolEntry(built, info.name)
             info.tools.append(name)
 
         return register
 
-    def add_commands(self, cli: Any) -> None:
-        """Let each plugin add subcommands to the click group; record which ones each added."""
-        for info in list(self.plugins.values()):
-            plugin = self.pm.get_plugin(info.name)
-            if plugin is None:
-                continue
-            before = set(cli.commands)
-            self._call(info, plugin, "register_commands", cli=cli)
-            info.commands.extend(sorted(set(cli.commands) - before))
-
-    # -- lookups (load plugins in order until the name is registered) ---------------------------------
+    # -- lookups ------------------------------------------------------------------------------------
     def environment(self, name: str) -> EnvEntry:
-        return self._lookup("environment", self._environments, name)
+        return _lookup("environment", self.environments, name)
 
     def reward(self, name: str) -> RewardSpec:
-        return self._lookup("reward", self._rewards, name)
+        return _lookup("reward", self.rewards, name)
 
     def sandbox(self, name: str) -> SandboxEntry:
-        return self._lookup("sandbox", self._sandboxes, name)
+        return _lookup("sandbox", self.sandboxes, name)
 
     def tool(self, name: str) -> Any:
         """The registered rewardkit.episodes.Tool named `name`."""
-        return self._lookup("tool", self._tools, name).tool
-
-    def _lookup(self, kind: str, registry: dict[str, Any], name: str) -> Any:
-        with self._loading:
-            while name not in registry and self._load_next():
-                pass
-        if name not in registry:
-            raise UnknownNameError(kind, name, registry) from None
-        return registry[name]
+        return _lookup("tool", self.tools, name).tool
 
     def plugin_of(self, env_name: str) -> PluginInfo:
-        owner = self.environment(env_name).plugin  # loaded by the lookup
-        return self._plugins[owner]
+        return self.plugins[self.environment(env_name).plugin]
 
     def load_errors(self) -> list[str]:
         return [f"{info.origin}: {error}" for info in self.plugins.values() for error in info.errors]
+
+
+def _lookup(kind: str, registry: dict[str, T], name: str) -> T:
+    if name not in registry:
+        raise UnknownNameError(kind, name, registry) from None
+    return registry[name]
 
 
 def _env_class_problem(env_cls: Any) -> str | None:
@@ -370,28 +333,20 @@ def _dist_of(ep: md.EntryPoint) -> tuple[str | None, str | None]:
     return (dist.name, dist.version) if dist is not None else (None, None)
 
 
-def _bundled_first(ep: md.EntryPoint) -> tuple[bool, bool, str]:
-    """Load order: rewardkit's own plugins (so a third-party name clash never displaces one), the sandbox
-    backends first among them (environments that run code look them up in their setup), then by name."""
-    bundled = _dist_of(ep)[0] == "rewardkit"
-    return (not bundled, not (bundled and ep.name == "sandbox"), ep.name)
+def _bundled_first(ep: md.EntryPoint) -> tuple[bool, str]:
+    """Load order: rewardkit's own plugins (so a third-party name clash never displaces one), then by name."""
+    return (_dist_of(ep)[0] != "rewardkit", ep.name)
 
 
-_host: PluginHost | None = None
-_host_lock = threading.Lock()
-
-
+@process_singleton
 def get_host() -> PluginHost:
-    """The process-wide host over the installed entry points; plugins load as lookups need them."""
-    global _host
-    with _host_lock:
-        if _host is None:
-            _host = PluginHost().discover_entry_points()
-        return _host
+    """The process-wide host, with every installed plugin loaded (on the first call)."""
+    return PluginHost().load_entry_points()
 
 
 def reset_host(host: PluginHost | None = None) -> None:
-    """Forget the loaded plugins (tests; after installing a plugin at run time)."""
-    global _host
-    with _host_lock:
-        _host = host
+    """Install `host` as the process-wide one, or (None) forget it so the next use loads the plugins afresh
+    (tests; after installing a plugin at run time)."""
+    get_host.reset()
+    if host is not None:
+        get_host.set(host)

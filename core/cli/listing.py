@@ -16,11 +16,6 @@ from rewardkit.host import EnvEntry, PluginHost, get_host
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def plugins(as_json: bool) -> None:
     """Every installed plugin: distribution, version, what it registered, load errors."""
-    # The CLI adds plugins' commands when it lists its commands (see RewardkitGroup): do it, so each
-    # plugin's row shows the commands it added.
-    root = click.get_current_context().find_root()
-    if isinstance(root.command, click.Group):
-        root.command.list_commands(root)
     host = get_host()
     rows = [info.to_dict() for info in host.plugins.values()]
     if as_json:

@@ -14,27 +14,14 @@ from rewardkit.host import get_host
 
 
 class RewardkitGroup(click.Group):
-    """Turns expected errors (bad config, unknown names, bad input) into one line and exit status 2.
-
-    Plugins' commands are added when a name is not a core command, or when the commands are listed:
-    running a core command (`score`) then imports no plugin it does not use."""
-
-    _commands_from: Any = None  # the host whose plugins' commands were added
+    """The core commands plus the installed plugins' commands; expected errors (bad config, unknown names,
+    bad input) become one line and exit status 2. A core command keeps its name over a plugin's."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
-            self._add_plugin_commands()
-        return super().get_command(ctx, cmd_name)
+        return super().get_command(ctx, cmd_name) or get_host().commands.get(cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._add_plugin_commands()
-        return super().list_commands(ctx)
-
-    def _add_plugin_commands(self) -> None:
-        host = get_host()
-        if self._commands_from is not host:
-            self._commands_from = host
-            host.add_commands(self)
+        return sorted({*super().list_commands(ctx), *get_host().commands})
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -128,54 +128,68 @@ def test_registered_rewards_are_attributed(echo_host):
     assert echo_host.reward("test.exact").description.startswith("Sync registered reward")
 
 
-def discover() -> PluginHost:
-    return PluginHost().discover_entry_points()
+def test_the_process_wide_host_loads_every_plugin_on_first_use(make_dist):
+    from rewardkit.host import get_host, reset_host
 
-
-def test_a_lookup_loads_plugins_only_up_to_the_owner_and_a_listing_loads_the_rest(make_dist):
-    # "zz_late" sorts after "good": a lookup of "good" never imports it; reading the registry does.
     make_dist(
-        "rewardkit-lazy",
-        {"good_mod": GOOD, "late_mod": "raise RuntimeError('imported too early')\n"},
+        "rewardkit-eager",
+        {"good_mod": GOOD, "late_mod": "raise RuntimeError('broken at import')\n"},
         {"good": "good_mod", "zz_late": "late_mod"},
     )
-    host = discover()
+    reset_host()
+    host = get_host()
     assert host.environment("good").plugin == "good"
-    assert "zz_late" not in host._plugins
-    assert "imported too early" in host.plugins["zz_late"].errors[0]
-    assert host.plugins["good"].status == "ok"
+    # everything was loaded by that first use, broken plugins recorded, not only what was looked up
+    assert "broken at import" in host.plugins["zz_late"].errors[0]
+    assert {"math", "format", "sandbox", "wordcount"} <= set(host.plugins)
+    assert get_host() is host
 
 
-def test_a_lookup_gives_the_owner_a_full_load_gives(make_dist):
-    make_dist(
-        "rewardkit-twins",
-        {"first_mod": GOOD, "second_mod": GOOD},
-        {"a_first": "first_mod", "b_second": "second_mod"},
-    )
-    lazy, full = discover(), load()
-    assert lazy.environment("good").plugin == full.environment("good").plugin == "a_first"
-    # the clash is still recorded against the second plugin once everything is loaded
-    assert "'good' is already registered" in lazy.plugins["b_second"].errors[0]
-
-
-def test_an_unknown_name_loads_everything_before_it_is_refused(make_dist):
+def test_an_unknown_name_is_refused_with_a_suggestion(make_dist):
     make_dist("rewardkit-good", {"good_mod": GOOD}, {"zz_good": "good_mod"})
     with pytest.raises(rk.UnknownNameError) as caught:
-        discover().environment("goood")
+        load().environment("goood")
     assert "Did you mean 'good'?" in str(caught.value)
 
 
-def test_lazy_lookups_keep_the_allow_list(make_dist, monkeypatch):
-    make_dist("rewardkit-good", {"good_mod": GOOD}, {"good": "good_mod"})
-    monkeypatch.setenv("REWARDKIT_PLUGINS", "wordcount")
-    host = discover()
-    with pytest.raises(rk.UnknownNameError):
-        host.environment("good")
-    assert host.plugins["good"].status == "disabled"
-    assert host.environment("wordcount").plugin == "wordcount"
+def test_a_plugin_looking_up_the_host_at_import_is_an_error_of_that_plugin(make_dist):
+    from rewardkit.host import get_host, reset_host
+
+    make_dist(
+        "rewardkit-eager-lookup",
+        {"eager_mod": "import rewardkit as rk\nrk.load_environment('good')\n", "good_mod": GOOD},
+        {"aa_eager": "eager_mod", "good": "good_mod"},
+    )
+    reset_host()
+    host = get_host()
+    assert "while building its value" in host.plugins["aa_eager"].errors[0]
+    assert host.plugins["good"].status == "ok"
 
 
-def test_sandbox_backends_load_before_the_bundled_environments():
-    host = discover()
-    assert host.sandbox("docker").plugin == "sandbox"
-    assert set(host._plugins) == {"sandbox"}
+COMMAND = """
+import click
+import rewardkit as rk
+
+@click.command("{name}")
+def hello():
+    click.echo("hello from {plugin}")
+
+@rk.hookimpl
+def register_commands(cli):
+    cli.add_command(hello)
+"""
+
+
+def test_plugin_commands_are_collected_and_a_clash_is_the_second_plugins_error(make_dist):
+    make_dist(
+        "rewardkit-commands",
+        {
+            "first_cmd": COMMAND.format(name="hello", plugin="first"),
+            "second_cmd": COMMAND.format(name="hello", plugin="second"),
+        },
+        {"a_first": "first_cmd", "b_second": "second_cmd"},
+    )
+    host = load()
+    assert host.plugins["a_first"].commands == ["hello"]
+    assert host.commands["hello"].callback.__module__ == "first_cmd"
+    assert "command 'hello' is already added by plugin 'a_first'" in host.plugins["b_second"].errors[0]
