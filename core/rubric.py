@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rewardkit.deadline import DeadlineExceeded, within_deadline
 from rewardkit.errors import ConfigError
 from rewardkit.outcome import normalize
 from rewardkit.types import RewardResult, Sample
@@ -101,18 +102,18 @@ def _check_params(name: str, fn: RewardFn, params: Mapping[str, Any]) -> None:
 async def call_reward(
     item: RubricItem, sample: Sample, completion: str, timeout: float | None
 ) -> RewardResult:
-    """Run one reward under a deadline; exceptions and invalid values become error outcomes."""
+    """Run one reward under a deadline of its own work; exceptions and bad values become error outcomes."""
     try:
-        raw = await asyncio.wait_for(invoke(item.fn, sample, completion, **item.params), timeout)
-    except asyncio.TimeoutError:
-        return RewardResult.failure(f"{item.name} timed out after {timeout:g}s", kind="timeout")
+        raw = await within_deadline(invoke(item.fn, sample, completion, **item.params), timeout, item.name)
+    except DeadlineExceeded as error:
+        return RewardResult.failure(str(error), kind="timeout")
     except Exception as error:  # a plugin bug must not stop the run; it is reported, not trained on
         return RewardResult.failure(f"{item.name} raised {type(error).__name__}: {error}", kind="exception")
     return normalize(raw, item.name, item.reward_range)
 
 
 async def invoke(fn: RewardFn, *args: Any, **kwargs: Any) -> Any:
-    """Call a sync or async reward. Sync ones run in a worker thread so they never block the event loop."""
+    """Call a sync or async reward. Sync ones run on a reward thread so they never block the event loop."""
     if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__):
         return await fn(*args, **kwargs)
     result = await asyncio.to_thread(fn, *args, **kwargs)

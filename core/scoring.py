@@ -1,28 +1,37 @@
 """The host side of scoring: every environment is called through a Scorer, which enforces the contract.
 
-A Scorer runs the environment's coroutines on a private loop thread and waits for them with a deadline
-from the caller's side. That makes the timeout hold from any thread and inside any running event loop,
-even when plugin code blocks its own loop; a blocked loop is abandoned and replaced.
+Scoring runs on the host's one scoring loop (`rewardkit.runtime`). Each sample has a deadline of its own
+work (`rewardkit.deadline`): it starts when the sample's scoring starts, not while it is queued. The
+caller waits from its own thread or event loop under a backstop, so nothing hangs forever even when a
+plugin blocks the loop for good.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import math
+import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from rewardkit.deadline import METER, DeadlineExceeded, within_deadline
 from rewardkit.environment import Environment
 from rewardkit.outcome import normalize
 from rewardkit.rubric import Rubric, RubricItem, call_reward
-from rewardkit.runtime import LoopThread
+from rewardkit.runtime import host_loop
 from rewardkit.types import RewardResult, Sample
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
-# Grace the caller allows beyond the plugin deadline before declaring the plugin's loop stuck.
-BACKSTOP_GRACE = 1.0
+# The caller's backstop: beyond every sample's own deadline run one after the other, this much more.
+BACKSTOP_GRACE = 5.0
+# A single step holding the loop this long past the deadline means the loop is blocked for good.
+STALL_GRACE = 30.0
+POLL = 0.25  # seconds between the caller's checks of its backstop
 
 
 class Scorer:
@@ -42,25 +51,27 @@ class Scorer:
         self.concurrency = max(1, concurrency)
         self.reward_range = rubric.reward_range if rubric else metadata.reward_range
         self._env_item = RubricItem(env.name, env.score, 1.0, {}, metadata.reward_range)
-        self._runner = LoopThread(f"rewardkit-{env.name}")
         self._started = False
+        self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> Scorer:
-        """Run the environment's setup (fail before step 0). Idempotent."""
-        if not self._started:
-            self._runner.run(self.env.setup())
-            self._started = True
+        """Run the environment's setup on the scoring loop (fail before step 0). Idempotent."""
+        with self._lock:
+            if not self._started:
+                host_loop().run(self.env.setup())
+                self._started = True
         return self
 
     def close(self) -> None:
-        if self._started:
-            try:
-                self._runner.run(self.env.teardown(), timeout=30)
-            except Exception as error:
-                logger.warning("teardown of environment %s failed: %s", self.env.name, error)
+        with self._lock:
+            if not self._started:
+                return
             self._started = False
-        self._runner.stop()
+        try:
+            host_loop().run(self.env.teardown(), timeout=30)
+        except Exception as error:
+            logger.warning("teardown of environment %s failed: %s", self.env.name, error)
 
     def __enter__(self) -> Scorer:
         return self.start()
@@ -69,24 +80,22 @@ class Scorer:
         self.close()
 
     # -- scoring -----------------------------------------------------------------------------------
+    def submit(self, samples: Sequence[Sample], completions: Sequence[str]) -> Scoring:
+        """Start scoring on the host's loop and return at once; `.result()` waits for the results."""
+        if len(samples) != len(completions):
+            raise ValueError(f"{len(samples)} samples but {len(completions)} completions")
+        self.start()
+        future = host_loop().submit(self._score_batch(list(samples), list(completions)))
+        return Scoring(future, len(samples), self.env.name, self.timeout)
+
     def score_batch_sync(self, samples: Sequence[Sample], completions: Sequence[str]) -> list[RewardResult]:
         """Blocking variant for trainers and scripts. Never raises for plugin failures."""
-        self.start()
-        future = self._runner.submit(self._score_batch(samples, completions))
-        try:
-            return future.result(self._batch_deadline(len(samples)) + BACKSTOP_GRACE)
-        except TimeoutError:
-            future.cancel()
-            return self._stuck(len(samples))
+        host_loop().refuse_blocking_from_the_loop()
+        return self.submit(samples, completions).result()
 
     async def score_batch(self, samples: Sequence[Sample], completions: Sequence[str]) -> list[RewardResult]:
-        """Awaitable from any event loop; the work itself runs on the Scorer's own loop."""
-        self.start()
-        future = asyncio.wrap_future(self._runner.submit(self._score_batch(samples, completions)))
-        try:
-            return await asyncio.wait_for(future, self._batch_deadline(len(samples)) + BACKSTOP_GRACE)
-        except asyncio.TimeoutError:
-            return self._stuck(len(samples))
+        """Awaitable from any event loop; the work itself runs on the host's scoring loop."""
+        return await self.submit(samples, completions).wait()
 
     async def score(self, sample: Sample, completion: str) -> RewardResult:
         return (await self.score_batch([sample], [completion]))[0]
@@ -94,16 +103,14 @@ class Scorer:
     def score_sync(self, sample: Sample, completion: str) -> RewardResult:
         return self.score_batch_sync([sample], [completion])[0]
 
-    # -- internals (run on the Scorer's loop) -------------------------------------------------------
-    async def _score_batch(self, samples: Sequence[Sample], completions: Sequence[str]) -> list[RewardResult]:
-        if len(samples) != len(completions):
-            raise ValueError(f"{len(samples)} samples but {len(completions)} completions")
+    # -- internals (run on the scoring loop) --------------------------------------------------------
+    async def _score_batch(self, samples: list[Sample], completions: list[str]) -> list[RewardResult]:
         if self.rubric is None and _overrides_score_batch(self.env):
             return await self._env_batch(samples, completions)
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(sample: Sample, completion: str) -> RewardResult:
-            async with limit:
+            async with limit:  # a sample's deadline starts once it gets its turn
                 return await self._score_one(sample, completion)
 
         return list(await asyncio.gather(*map(one, samples, completions)))
@@ -113,33 +120,83 @@ class Scorer:
             return await call_reward(self._env_item, sample, completion, self.timeout)
         return await self.rubric.score(sample, completion, self.timeout)
 
-    async def _env_batch(self, samples: Sequence[Sample], completions: Sequence[str]) -> list[RewardResult]:
-        deadline = self._batch_deadline(len(samples))
+    async def _env_batch(self, samples: list[Sample], completions: list[str]) -> list[RewardResult]:
+        deadline = self.timeout * max(1, math.ceil(len(samples) / self.concurrency))
+        name = f"{self.env.name}.score_batch"
         try:
-            raw = await asyncio.wait_for(self.env.score_batch(samples, completions), deadline)
-        except asyncio.TimeoutError:
-            return [
-                RewardResult.failure(
-                    f"{self.env.name}.score_batch timed out after {deadline:g}s", kind="timeout"
-                )
-            ] * len(samples)
+            raw = await within_deadline(self.env.score_batch(samples, completions), deadline, name)
+        except DeadlineExceeded as error:
+            return [RewardResult.failure(str(error), kind="timeout")] * len(samples)
         except Exception as error:
-            message = f"{self.env.name}.score_batch raised {type(error).__name__}: {error}"
+            message = f"{name} raised {type(error).__name__}: {error}"
             return [RewardResult.failure(message, kind="exception")] * len(samples)
         if len(raw) != len(samples):
-            message = f"{self.env.name}.score_batch returned {len(raw)} results for {len(samples)} samples"
+            message = f"{name} returned {len(raw)} results for {len(samples)} samples"
             return [RewardResult.failure(message, kind="invalid_score")] * len(samples)
         return [normalize(r, self.env.name, self._env_item.reward_range) for r in raw]
 
-    def _batch_deadline(self, n: int) -> float:
-        return self.timeout * max(1, math.ceil(n / self.concurrency))
 
-    def _stuck(self, n: int) -> list[RewardResult]:
-        if not self._runner.responsive():
-            logger.warning("environment %s blocked its event loop; starting a fresh one", self.env.name)
-            self._runner = LoopThread(f"rewardkit-{self.env.name}")
-        message = f"{self.env.name} did not return within its deadline (plugin code blocked its event loop)"
-        return [RewardResult.failure(message, kind="timeout")] * n
+@dataclass
+class Scoring:
+    """A batch being scored on the host's loop. The caller waits under a backstop: the batch's samples'
+    deadlines back to back, or less when one plugin step has blocked the loop far past any deadline."""
+
+    future: concurrent.futures.Future[list[RewardResult]]
+    size: int
+    env_name: str
+    timeout: float
+
+    def __post_init__(self) -> None:
+        self.submitted = time.monotonic()
+        self.finished: float | None = None
+        self.future.add_done_callback(self._finish)
+
+    def _finish(self, _: object) -> None:
+        self.finished = time.monotonic()
+
+    @property
+    def seconds(self) -> float:
+        """How long the batch has been (or was) scoring."""
+        return (self.finished or time.monotonic()) - self.submitted
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self) -> list[RewardResult]:
+        """Wait (blocking this thread) for the results."""
+        while True:
+            try:
+                return self.future.result(POLL)
+            except concurrent.futures.TimeoutError:
+                if (failures := self._given_up()) is not None:
+                    return failures
+
+    async def wait(self) -> list[RewardResult]:
+        """Wait (from any event loop) for the results."""
+        future = asyncio.wrap_future(self.future)
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=POLL)
+            if done:
+                return future.result()
+            if (failures := self._given_up()) is not None:
+                return failures
+
+    def _given_up(self) -> list[RewardResult] | None:
+        backstop = self.timeout * self.size + BACKSTOP_GRACE
+        blocked = METER.blocked()
+        if blocked is not None and blocked[1] > self.timeout + STALL_GRACE:
+            message = (
+                f"{blocked[0]} has blocked the host's scoring loop for {blocked[1]:.0f}s, so {self.env_name} "
+                "cannot score; a reward must await, not block (move blocking work to a sync function or "
+                "a worker pool)"
+            )
+        elif time.monotonic() - self.submitted > backstop:
+            message = f"{self.env_name} did not return within {backstop:g}s (the batch's backstop)"
+        else:
+            return None
+        self.future.cancel()
+        logger.warning("%s", message)
+        return [RewardResult.failure(message, kind="timeout")] * self.size
 
 
 def _overrides_score_batch(env: Environment) -> bool:

@@ -1,22 +1,21 @@
 """Reward routing: each completion goes to its own environment's Scorer, scored in the background.
 
-`submit` returns at once; generation (of the next chunk) or reference log-probs run while environments score.
-Scorers never raise for plugin failures: a failure is an outcome with `error`, counted by `check_errors`.
+`submit` hands the completions to the host's scoring loop and returns at once; generation (of the next
+chunk) or reference log-probs run while environments score. Scorers never raise for plugin failures: a
+failure is an outcome with `error`, counted by `check_errors`.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rewardkit.errors import RewardkitError
-from rewardkit.scoring import Scorer
+from rewardkit.scoring import Scorer, Scoring
 from rewardkit.trainer.data import Prompt
 from rewardkit.types import RewardResult
 
@@ -38,16 +37,14 @@ class ScoringTimes:
 
 @dataclass
 class PendingRewards:
-    parts: list[tuple[list[int], Future[list[RewardResult]]]] = field(default_factory=list)
+    parts: list[tuple[list[int], Scoring]] = field(default_factory=list)
     size: int = 0
 
 
 class RewardRouter:
     def __init__(self, scorers: dict[str, Scorer]) -> None:
         self.scorers = scorers
-        self.pool = ThreadPoolExecutor(max_workers=max(2, 2 * len(scorers)), thread_name_prefix="rk-rewards")
         self.times = ScoringTimes()
-        self._lock = threading.Lock()
 
     def start(self) -> None:
         for scorer in self.scorers.values():
@@ -61,31 +58,24 @@ class RewardRouter:
         for env, indices in by_env.items():
             samples = [prompts[i].sample for i in indices]
             texts = [completions[i] for i in indices]
-            future = self.pool.submit(self._timed, self.scorers[env], samples, texts)
-            pending.parts.append(([pending.size + i for i in indices], future))
+            pending.parts.append(
+                ([pending.size + i for i in indices], self.scorers[env].submit(samples, texts))
+            )
         pending.size += len(prompts)
-
-    def _timed(self, scorer: Scorer, samples: list, texts: list[str]) -> list[RewardResult]:
-        start = time.perf_counter()
-        try:
-            return scorer.score_batch_sync(samples, texts)
-        finally:
-            with self._lock:
-                self.times.busy += time.perf_counter() - start
 
     def collect(self, pending: PendingRewards) -> list[RewardResult]:
         start = time.perf_counter()
         results: list[RewardResult | None] = [None] * pending.size
-        for indices, future in pending.parts:
-            for index, result in zip(indices, future.result(), strict=True):
+        for indices, scoring in pending.parts:
+            for index, result in zip(indices, scoring.result(), strict=True):
                 results[index] = result
+            self.times.busy += scoring.seconds
         self.times.waited += time.perf_counter() - start
         complete = [r for r in results if r is not None]
         assert len(complete) == len(results), "a scorer returned fewer results than samples"
         return complete
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
         for scorer in self.scorers.values():
             scorer.close()
 

@@ -3,6 +3,9 @@
 Cost control happens here, in this order: a correctness answer equal to the reference is scored without a
 call; identical requests in a batch are sent once; the on-disk cache answers what was judged before;
 requests already in flight (from concurrent calls) are awaited rather than sent again.
+
+A Judge lives on one event loop (the host's scoring loop, or the loop of `run_sync`): its backend's client
+is made in `setup()` and its in-flight requests and batching belong to that loop.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -65,17 +67,25 @@ class Judge:
         self.cache = ReplyCache(settings.cache_path or default_cache_path()) if settings.cache else None
         self.stats = JudgeStats()
         self._fingerprint = self.template.fingerprint()
-        self._inflight: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[str, asyncio.Future[Outcome]]
-        ]
-        self._inflight = weakref.WeakKeyDictionary()
-        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher]
-        self._batchers = weakref.WeakKeyDictionary()
+        self._inflight: dict[str, asyncio.Future[Outcome]] = {}
+        self._batcher = _Batcher(self, settings.batch_window)
+        self._setup: asyncio.Future[None] | None = None
 
     async def setup(self) -> None:
-        await self.backend.setup()
+        """Connect or load the backend once; concurrent first callers share one attempt, and a failed one
+        is tried again by the next caller (a judge server may come up later)."""
+        if self._setup is None:
+            self._setup = asyncio.ensure_future(self.backend.setup())
+        attempt = self._setup
+        try:
+            await attempt
+        except Exception:
+            if self._setup is attempt:
+                self._setup = None
+            raise
 
     async def aclose(self) -> None:
+        self._setup = None
         await self.backend.aclose()
 
     async def __aenter__(self) -> Judge:
@@ -99,11 +109,7 @@ class Judge:
         """One completion; concurrent calls within `batch_window` are judged as one batch."""
         if self.settings.batch_window <= 0:
             return (await self.score_many([sample], [completion]))[0]
-        loop = asyncio.get_running_loop()
-        batcher = self._batchers.get(loop)
-        if batcher is None:
-            batcher = self._batchers[loop] = _Batcher(self, self.settings.batch_window)
-        return await batcher.submit(sample, completion)
+        return await self._batcher.submit(sample, completion)
 
     async def score_many(self, samples: Sequence[Sample], completions: Sequence[str]) -> list[RewardResult]:
         """Judge a whole batch (a GRPO group or more) concurrently."""
@@ -175,7 +181,7 @@ class Judge:
             hits = await asyncio.to_thread(self.cache.get_many, jobs)
             found.update((key, (reply, "cache")) for key, reply in hits.items())
             self.stats.cache_hits += len(hits)
-        inflight = self._inflight.setdefault(asyncio.get_running_loop(), {})
+        inflight = self._inflight
         shared = {key: inflight[key] for key in jobs if key not in found and key in inflight}
         to_send = {key: r for key, r in jobs.items() if key not in found and key not in shared}
         self.stats.shared_in_flight += len(shared)

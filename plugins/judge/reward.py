@@ -11,17 +11,13 @@ distinct settings, so every call with the same params shares connections, cache 
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from rewardkit.environment import Environment
 from rewardkit.plugins.judge.config import JudgeSettings
 from rewardkit.plugins.judge.judge import Judge
+from rewardkit.singleton import process_singleton
 from rewardkit.types import RewardResult, Sample
-
-_judges: dict[str, Judge] = {}
-_ready: set[int] = set()
-_lock = threading.Lock()
 
 
 class _SettingsOwner(Environment):
@@ -39,20 +35,18 @@ class _SettingsOwner(Environment):
 
 def judge_for(params: dict[str, Any]) -> Judge:
     settings: JudgeSettings = _SettingsOwner.make_config(params)
-    key = json.dumps(settings.model_dump(mode="json"), sort_keys=True)
-    with _lock:
-        if key not in _judges:
-            _judges[key] = Judge(settings)
-        return _judges[key]
+    return _judge(json.dumps(settings.model_dump(mode="json"), sort_keys=True))
+
+
+@process_singleton
+def _judge(settings_json: str) -> Judge:
+    return Judge(JudgeSettings.model_validate_json(settings_json))
 
 
 async def judge_score(sample: Sample, completion: str, **params: Any) -> RewardResult:
     """LLM-as-a-judge verdict normalised to [0, 1]; judge failures are error outcomes, never 0."""
     judge = judge_for(params)
-    key = id(judge)
-    if key not in _ready:
-        await judge.setup()  # idempotent: loads weights or probes the endpoint once per judge
-        _ready.add(key)
+    await judge.setup()  # once per judge: loads weights or probes the endpoint
     return await judge.score(sample, completion)
 
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import rewardkit as rk
+from rewardkit.deadline import METER
 from rewardkit.scoring import Scorer
 
 
@@ -54,12 +55,102 @@ def test_async_hang_times_out(scorer, sample):
     assert time.perf_counter() - started < 1.5
 
 
-def test_plugin_blocking_its_own_loop_cannot_hang_the_caller(scorer, sample):
+class Neighbours(rk.Environment):
+    """Completions: "ok" awaits five short sleeps (in flight when a neighbour blocks the loop); "block-loop"
+    blocks the loop for 2 s (a sync sleep inside async code); "block-thread" hangs in a sync reward."""
+
+    name = "neighbours"
+
+    def dataset(self, split):
+        return []
+
+    async def score(self, sample, completion):
+        for _ in range(5):
+            await asyncio.sleep(0.02)
+        if completion == "block-loop":
+            time.sleep(2)
+        return 1.0
+
+
+def hangs_in_a_thread(sample, completion):
+    if completion == "block-thread":
+        time.sleep(2)
+    return 1.0
+
+
+def test_a_reward_blocking_the_loop_fails_only_its_own_sample():
+    with Scorer(Neighbours(), timeout=0.5) as scorer:
+        results = scorer.score_batch_sync([rk.Sample("s", [rk.user("q")])] * 16, ["block-loop"] + ["ok"] * 15)
+    assert results[0].error == "neighbours timed out after 0.5s"
+    assert [r.score for r in results[1:]] == [1.0] * 15
+
+
+def test_a_sync_reward_hanging_in_its_thread_fails_only_its_own_sample():
+    rubric = rk.Rubric().add("hangs", hangs_in_a_thread)
+    with Scorer(Neighbours(), rubric=rubric, timeout=0.5) as scorer:
+        results = scorer.score_batch_sync(
+            [rk.Sample("s", [rk.user("q")])] * 16, ["block-thread"] + ["ok"] * 15
+        )
+    assert results[0].error == "hangs timed out after 0.5s"
+    assert [r.score for r in results[1:]] == [1.0] * 15
+
+
+def test_a_loop_blocked_for_good_gives_up_naming_the_blocker(scorer, sample, monkeypatch):
+    import rewardkit.scoring
+
+    monkeypatch.setattr(rewardkit.scoring, "STALL_GRACE", 0.5)  # echo's "block-loop" blocks for 3 s
     started = time.perf_counter()
     result = scorer.score_sync(sample, "block-loop")
-    assert result.info["error_kind"] == "timeout"
-    assert time.perf_counter() - started < 2.5
-    assert scorer.score_sync(sample, "1").score == 1.0  # a fresh loop serves the next call
+    assert "echo has blocked the host's scoring loop" in result.error
+    assert time.perf_counter() - started < 2.9  # returned before the loop came back
+    while METER.blocked() is not None:
+        time.sleep(0.05)
+    assert scorer.score_sync(sample, "1").score == 1.0  # the same loop serves the next call once free
+
+
+def test_all_scorers_share_the_hosts_one_loop(echo_host):
+    from rewardkit.runtime import host_loop
+
+    loops = []
+
+    class Where(rk.Environment):
+        name = "where"
+
+        def dataset(self, split):
+            return []
+
+        async def setup(self):
+            loops.append(asyncio.get_running_loop())
+
+        async def score(self, sample, completion):
+            loops.append(asyncio.get_running_loop())
+            return 1.0
+
+    sample = rk.Sample("s", [rk.user("q")])
+    with Scorer(Where()) as first, Scorer(Where()) as second:
+        first.score_sync(sample, "a")
+        asyncio.run(second.score(sample, "b"))
+        threading.Thread(target=lambda: second.score_sync(sample, "c")).start()
+        time.sleep(0.5)
+    assert len(loops) == 5 and set(loops) == {host_loop().loop}
+
+
+def test_a_blocking_call_from_the_scoring_loop_itself_is_refused(echo_host, sample):
+    outer_env = rk.load_environment("echo")
+
+    class Nested(rk.Environment):
+        name = "nested"
+
+        def dataset(self, split):
+            return []
+
+        async def score(self, sample, completion):
+            with Scorer(outer_env) as inner:
+                return inner.score_sync(sample, completion)
+
+    with Scorer(Nested()) as scorer:
+        result = scorer.score_sync(sample, "1")
+    assert "blocking scoring call was made on the host's scoring loop" in result.error
 
 
 def test_timeout_holds_from_a_worker_thread(scorer, sample):

@@ -67,9 +67,8 @@ def test_router_sends_each_completion_to_its_environment_in_the_background():
     try:
         prompts = [Prompt("slow", _samples("s", 1)[0]), Prompt("na", _samples("n", 1)[0])] * 2
         pending = PendingRewards()
-        started = time.perf_counter()
         router.submit(prompts, ["ab", "x", "abcd", "y"], pending)
-        assert time.perf_counter() - started < 0.1  # submit does not wait for scoring
+        assert not pending.parts[0][1].done()  # submit does not wait for scoring
         time.sleep(0.3)  # "generation of the next chunk"
         results = router.collect(pending)
     finally:
@@ -81,6 +80,36 @@ def test_router_sends_each_completion_to_its_environment_in_the_background():
     assert metrics["reward/slow/chars/mean"] == 3.0
     assert metrics["reward/skipped"] == 2.0
     assert "reward/na/mean" not in metrics
+
+
+class BlocksItsLoop(Slow):
+    """Awaits like a judge call, then one completion blocks the event loop (a sync sleep in async code)."""
+
+    name = "blocks"
+
+    async def score(self, sample, completion):
+        import asyncio
+
+        for _ in range(5):
+            await asyncio.sleep(0.02)
+        if completion == "hang":
+            time.sleep(2)
+        return 1.0
+
+
+def test_a_reward_blocking_its_loop_on_one_sample_fails_only_that_sample_of_the_step():
+    router = RewardRouter({"blocks": Scorer(BlocksItsLoop(), timeout=0.5)})
+    router.start()
+    try:
+        prompts = [Prompt("blocks", sample) for sample in _samples("b", 16)]
+        pending = PendingRewards()
+        router.submit(prompts, ["hang"] + ["fine"] * 15, pending)
+        results = router.collect(pending)
+    finally:
+        router.close()
+    assert results[0].info["error_kind"] == "timeout"
+    assert [r.score for r in results[1:]] == [1.0] * 15
+    assert check_errors(results, ["blocks"] * 16, limit=0.1, step=1) == 1  # the step goes on
 
 
 def test_error_rate_above_the_limit_stops_with_a_clear_message():

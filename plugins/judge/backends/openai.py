@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,10 +39,7 @@ class OpenAIBackend(JudgeBackend):
     def __init__(self, config: OpenAIBackendConfig) -> None:
         self.config = config
         self.attempts = 0  # HTTP requests sent, retries included (for tests and stats)
-        # httpx clients and asyncio semaphores belong to one event loop; keep one set per loop.
-        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._session: _Session | None = None  # made in setup(), on the loop that will use it
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "model": self.config.model, "base_url": self.config.base_url.rstrip("/")}
@@ -57,25 +53,19 @@ class OpenAIBackend(JudgeBackend):
             raise ConfigError(f"judge.backend.api_key_env: environment variable {name} is not set or empty")
         return key
 
-    def _state(self) -> _LoopState:
-        loop = asyncio.get_running_loop()
-        state = self._per_loop.get(loop)
-        if state is None:
+    async def setup(self) -> None:
+        if self._session is None:
             key = self._api_key()
             headers = {"Authorization": f"Bearer {key}"} if key else {}
             limits = httpx.Limits(max_connections=self.config.max_concurrency)
             client = httpx.AsyncClient(
                 base_url=self.config.base_url.rstrip("/"), headers=headers, limits=limits
             )
-            state = self._per_loop[loop] = _LoopState(client, asyncio.Semaphore(self.config.max_concurrency))
-        return state
-
-    async def setup(self) -> None:
-        state = self._state()
+            self._session = _Session(client, asyncio.Semaphore(self.config.max_concurrency))
         if not self.config.probe:
             return
         try:
-            response = await state.client.get("/models", timeout=min(self.config.timeout, 10.0))
+            response = await self._session.client.get("/models", timeout=min(self.config.timeout, 10.0))
         except httpx.HTTPError as error:
             raise EndpointError(
                 f"judge endpoint {self.config.base_url} is unreachable ({type(error).__name__}: {error}); "
@@ -88,13 +78,14 @@ class OpenAIBackend(JudgeBackend):
             )
 
     async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
-        state = self._per_loop.pop(loop, None)
-        if state is not None:
-            await state.client.aclose()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.client.aclose()
 
     async def complete(self, requests: Sequence[JudgeRequest]) -> list[Outcome]:
-        state = self._state()
+        state = self._session
+        if state is None:
+            raise RuntimeError("the openai judge backend is not set up: `await judge.setup()` first")
 
         async def one(request: JudgeRequest) -> Outcome:
             async with state.limit:
@@ -143,7 +134,7 @@ class OpenAIBackend(JudgeBackend):
         return delay * random.uniform(0.5, 1.0)  # jitter, so many clients do not retry in lockstep
 
 
-class _LoopState:
+class _Session:
     def __init__(self, client: httpx.AsyncClient, limit: asyncio.Semaphore) -> None:
         self.client = client
         self.limit = limit

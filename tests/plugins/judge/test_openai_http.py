@@ -190,7 +190,53 @@ def test_unreachable_endpoint_fails_setup_and_scores_as_errors() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     options = {"kind": "openai", "model": "m", "base_url": url, "max_retries": 1, "backoff_initial": 0.01}
     judge = Judge(JudgeSettings.model_validate({"backend": options, "cache": False}))
-    with pytest.raises(ConnectionError, match="unreachable"):
-        asyncio.run(judge.setup())
-    [result] = asyncio.run(judge.score_many([SAMPLE], ["41"]))
+
+    async def set_up_then_score() -> list[Any]:
+        with pytest.raises(ConnectionError, match="unreachable"):
+            await judge.setup()
+        return await judge.score_many([SAMPLE], ["41"])
+
+    [result] = asyncio.run(set_up_then_score())
     assert result.score is None and "unavailable" in result.error and result.info["attempts"] == 2
+
+
+def test_the_judge_reward_keeps_one_client_on_the_hosts_loop_whoever_calls(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    import rewardkit as rk
+    from rewardkit.scoring import Scorer
+
+    clients: list[httpx.AsyncClient] = []
+
+    class Counted(httpx.AsyncClient):
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            clients.append(self)
+
+    monkeypatch.setattr(httpx, "AsyncClient", Counted)
+
+    class Questions(rk.Environment):
+        name = "questions"
+
+        def dataset(self, split: str) -> list[Sample]:
+            return [SAMPLE]
+
+        async def score(self, sample: Sample, completion: str) -> float:
+            return 0.0
+
+    # batch_window 0: no batching; a distinct model name: a judge of its own among this process's judges
+    backend = {"kind": "openai", "model": "peer-one-client", "base_url": peer.url}
+    params = {"backend": backend, "cache": False, "batch_window": 0}
+    env = Questions()
+    rubric = rk.make_rubric({"judge.score": params}, env=env)
+    results: list[Any] = []
+    with Scorer(env, rubric=rubric) as scorer:
+        results += scorer.score_batch_sync([SAMPLE] * 3, ["a", "b", "c"])
+        results.append(asyncio.run(scorer.score(SAMPLE, "d")))  # from another event loop
+        worker = threading.Thread(target=lambda: results.append(scorer.score_sync(SAMPLE, "e")))
+        worker.start()
+        worker.join(timeout=60)
+    assert [r.score for r in results] == [1.0] * 5
+    assert len(clients) == 1 and not clients[0].is_closed  # made once, on the host's loop, still in use

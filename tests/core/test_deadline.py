@@ -1,0 +1,67 @@
+"""A sample's deadline counts its own work: not time queued for a shared resource, not other samples'
+steps on the loop; a step that blocks the loop is charged to its own sample."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from rewardkit.deadline import DeadlineExceeded, queued, within_deadline
+from rewardkit.runtime import RewardThreads
+
+
+async def wait_in_a_queue(seconds: float) -> str:
+    with queued():
+        await asyncio.sleep(seconds)
+    return "done"
+
+
+async def short_awaits() -> str:
+    for _ in range(10):
+        await asyncio.sleep(0.02)
+    return "done"
+
+
+async def block_the_loop() -> str:
+    await asyncio.sleep(0.05)
+    time.sleep(0.6)
+    return "too late"
+
+
+def test_time_spent_queued_is_not_charged():
+    assert asyncio.run(within_deadline(wait_in_a_queue(0.6), 0.3, "queued")) == "done"
+
+
+def test_work_past_the_deadline_is_cut_off():
+    with pytest.raises(DeadlineExceeded, match=r"slow timed out after 0\.2s"):
+        asyncio.run(within_deadline(asyncio.sleep(5), 0.2, "slow"))
+
+
+def test_a_step_blocking_the_loop_is_charged_to_its_own_sample_only():
+    async def both():
+        return await asyncio.gather(
+            within_deadline(block_the_loop(), 0.4, "blocker"),
+            within_deadline(short_awaits(), 0.4, "neighbour"),
+            return_exceptions=True,
+        )
+
+    blocker, neighbour = asyncio.run(both())
+    assert isinstance(blocker, DeadlineExceeded)
+    assert neighbour == "done"
+
+
+def test_waiting_for_a_free_reward_thread_is_not_charged():
+    threads = RewardThreads(1)
+
+    async def nap() -> float:
+        return await asyncio.get_running_loop().run_in_executor(threads, time.sleep, 0.3) or 0.3
+
+    async def three():
+        return await asyncio.gather(*(within_deadline(nap(), 0.45, f"nap{i}") for i in range(3)))
+
+    try:
+        assert asyncio.run(three()) == [0.3, 0.3, 0.3]  # the last waited 0.6 s for the one thread
+    finally:
+        threads.shutdown()
