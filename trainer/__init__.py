@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rewardkit.trainer.config import TrainConfig, load_config, parse_config
+from rewardkit.trainer.process import configure_process
 
 if TYPE_CHECKING:
     from rewardkit.environment import Environment
     from rewardkit.host import PluginHost
     from rewardkit.trainer.loop import TrainResult
 
-__all__ = ["TrainConfig", "load_config", "parse_config", "train"]
+__all__ = ["TrainConfig", "configure_process", "load_config", "parse_config", "train"]
 
 
 def train(
@@ -30,6 +31,9 @@ def train(
 
     `host` / `environments` inject a plugin host or ready-made Environment objects (tests, notebooks);
     by default environments are resolved by name among the installed plugins.
+
+    Changes no process-wide state: call `configure_process(config)` first for the config's `threads`
+    and the vLLM backend's environment variables, as `rewardkit train` does.
     """
     if isinstance(config, str | Path):
         config = load_config(config, overrides)

@@ -237,7 +237,12 @@ class TrainConfig(Strict):
     name: str = "run"
     output_dir: str = "runs/{name}"
     seed: int = 0
-    threads: int | None = Field(None, gt=0, description="torch CPU threads; default: torch's choice")
+    threads: int | None = Field(
+        None,
+        gt=0,
+        description="torch CPU threads, process-wide: applied by `rewardkit train` (or configure_process), "
+        "never by a trainer built from Python; default: torch's choice",
+    )
     model: ModelConfig
     environments: list[EnvironmentConfig] = Field(min_length=1)
     generation: GenerationConfig = GenerationConfig()

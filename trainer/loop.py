@@ -44,6 +44,7 @@ from rewardkit.trainer.loss import (
     tis_weights,
 )
 from rewardkit.trainer.models import load_models
+from rewardkit.trainer.process import check_process
 from rewardkit.trainer.prompts import PromptEncoder
 from rewardkit.trainer.rewards import PendingRewards, RewardRouter, check_errors, reward_metrics
 from rewardkit.trainer.rollout import RolloutBatch, build_batch, chunked_logprobs_match, forward_logprobs
@@ -79,6 +80,9 @@ class TrainResult:
 
 
 class GRPOTrainer:
+    """GRPO on the config's environments. Building one leaves torch's thread count and the process
+    environment alone (see trainer/process.py: `configure_process` applies those settings)."""
+
     def __init__(
         self,
         config: TrainConfig,
@@ -88,8 +92,7 @@ class GRPOTrainer:
     ) -> None:
         self.config = config
         check_consistency(config)
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        check_process(config)  # process-wide settings are the caller's: see trainer/process.py
         _seed_everything(config.seed)
         # None leaves the precision to `accelerate launch`'s config (ACCELERATE_MIXED_PRECISION), else "no".
         self.accelerator = Accelerator(cpu=_cpu_processes(), mixed_precision=config.model.mixed_precision)

@@ -47,7 +47,9 @@ def train_command(config: str | None, overrides: tuple[str, ...], resume: str | 
         click.echo(dump_config(parsed), nl=False)
         return
     from rewardkit.trainer import train
+    from rewardkit.trainer.process import configure_process
 
+    configure_process(parsed)  # the command owns its process; a library call changes nothing process-wide
     result = train(parsed, resume=resume)
     if result.is_main_process:
         processes = f" on {result.num_processes} processes" if result.num_processes > 1 else ""

@@ -9,6 +9,7 @@ from typing import Any
 
 from rk_trainer_toys import FixedRollouts, tiny_config, toy_host
 
+from rewardkit.trainer import configure_process
 from rewardkit.trainer.config import parse_config
 from rewardkit.trainer.loop import GRPOTrainer
 
@@ -57,7 +58,9 @@ def fixed_rollouts(out_dir: Path, name: str) -> dict[str, Any]:
         logging={"rollouts": True},
         checkpoint={"save_final": True},
     )
-    trainer = GRPOTrainer(parse_config(config), host=toy_host())
+    parsed = parse_config(config)
+    configure_process(parsed)
+    trainer = GRPOTrainer(parsed, host=toy_host())
     trainer.backend = FixedRollouts(config["generation"]["max_new_tokens"])
     return train_and_report(trainer)
 
@@ -73,7 +76,9 @@ def episodes(out_dir: Path, model_dir: str) -> dict[str, Any]:
         grpo={"prompts_per_step": 4, "num_generations": 4, "scale_rewards": "batch"},
         optim={"micro_batch_size": 4},
     )
-    trainer = GRPOTrainer(parse_config(config), environments={"toy.feedback": Feedback(size=8)})
+    parsed = parse_config(config)
+    configure_process(parsed)
+    trainer = GRPOTrainer(parsed, environments={"toy.feedback": Feedback(size=8)})
     return train_and_report(trainer)
 
 

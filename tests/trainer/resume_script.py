@@ -4,15 +4,19 @@ import sys
 
 from rk_trainer_toys import tiny_config, toy_host
 
-from rewardkit.trainer import train
+from rewardkit.trainer import configure_process, train
+from rewardkit.trainer.config import parse_config
 
 run_dir, resume = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
-config = tiny_config(
-    run_dir,
-    steps=4,
-    environments=[{"name": "toy.killer"}],
-    checkpoint={"every": 2, "keep_last": None, "save_final": True},
-    logging={"rollouts": True},
-    optim={"micro_batch_size": 8, "scheduler": "linear"},
+config = parse_config(
+    tiny_config(
+        run_dir,
+        steps=4,
+        environments=[{"name": "toy.killer"}],
+        checkpoint={"every": 2, "keep_last": None, "save_final": True},
+        logging={"rollouts": True},
+        optim={"micro_batch_size": 8, "scheduler": "linear"},
+    )
 )
+configure_process(config)  # threads: 1, for a bit-identical resume
 train(config, host=toy_host(), resume=resume)

@@ -18,7 +18,11 @@ pytestmark = [
 def vllm_env(tmp_path_factory):
     import os
 
+    from rewardkit.trainer.config import VllmConfig
+    from rewardkit.trainer.generation.vllm_engine import prepare_environment
+
     os.environ.setdefault("VLLM_CACHE_ROOT", str(tmp_path_factory.mktemp("vllm-cache")))
+    prepare_environment(VllmConfig())  # what `rewardkit train` does through configure_process
     try:
         import vllm  # noqa: F401
     except Exception as error:  # installed but broken (e.g. mismatched torchvision): skip, with the reason

@@ -9,20 +9,21 @@ loading and the per-tensor `load_weights` path does not survive that.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from rewardkit.paths import cache_dir
 from rewardkit.trainer.config import VllmConfig
 from rewardkit.trainer.generation.base import Completions, SamplingSpec
 from rewardkit.trainer.models import merged_state_dict
 
 
-def _prepare_environment(config: VllmConfig) -> None:
+def prepare_environment(config: VllmConfig) -> None:
+    """Process-wide: called by `rewardkit.trainer.configure_process`, never by the backend itself."""
     # Must happen before `import vllm`: it reads these at import / engine construction.
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    os.environ.setdefault("VLLM_CACHE_ROOT", str(Path.home() / ".cache" / "rewardkit" / "vllm"))
+    os.environ.setdefault("VLLM_CACHE_ROOT", str(cache_dir("vllm")))
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(config.cpu_kvcache_gb))))
     # vLLM lowers torch's thread count process-wide unless OMP_NUM_THREADS is set; that would slow training.
     os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
@@ -34,7 +35,6 @@ class VllmBackend:
     def __init__(
         self, model_dir: str, config: VllmConfig, dtype: str, seed: int, stop_strings: bool = False
     ) -> None:
-        _prepare_environment(config)
         threads = torch.get_num_threads()
         from vllm import LLM
 
