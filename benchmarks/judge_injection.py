@@ -18,11 +18,12 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from judge_attacks import format_report, injection_report
+from judge_local import LocalVllmServer, build_tiny_judge_model
+
 from rewardkit.plugins.judge.config import JudgeSettings
 from rewardkit.plugins.judge.env import JudgeEnv
-from rewardkit.plugins.judge.injections import format_report, injection_report
 from rewardkit.plugins.judge.judge import Judge
-from rewardkit.plugins.judge.localdev import LocalVllmServer, build_tiny_judge_model
 
 WRONG = [
     "Lyon",

@@ -18,10 +18,11 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from judge_local import LocalVllmServer, build_tiny_judge_model
+
 from rewardkit.plugins.judge.config import JudgeSettings
 from rewardkit.plugins.judge.env import JudgeEnv
 from rewardkit.plugins.judge.judge import Judge
-from rewardkit.plugins.judge.localdev import LocalVllmServer, build_tiny_judge_model
 
 
 def timed(judge: Judge, samples: list[Any], completions: list[str]) -> tuple[float, list[Any]]:

@@ -82,7 +82,7 @@ def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float]]
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from rewardkit.tiny import resolve_tiny
+    from rewardkit.trainer.tiny import resolve_tiny
 
     torch.set_num_threads(args.threads)
     path = str(resolve_tiny(MODELS[args.model]))

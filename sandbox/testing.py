@@ -1,4 +1,4 @@
-"""Sandbox fixtures for plugin authors' tests (re-exported by `rewardkit.testing`).
+"""Sandbox fixtures for plugin authors' tests.
 
     from rewardkit.sandbox.testing import sandbox_fixture
     docker_sandbox = sandbox_fixture("docker", pool_size=2)   # a module-scoped pytest fixture

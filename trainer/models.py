@@ -18,8 +18,8 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from rewardkit.errors import ConfigError
-from rewardkit.tiny import is_tiny, resolve_tiny
 from rewardkit.trainer.config import ModelConfig
+from rewardkit.trainer.tiny import is_tiny, resolve_tiny
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

@@ -1,6 +1,8 @@
-"""The plugin-author kit: the contract every environment must pass, sandbox fixtures, pytest fixtures."""
+"""The plugin-author kit: the contract every environment and reward must pass, and pytest fixtures.
 
-from typing import Any
+Fixtures for code-running plugins (a sandbox per test module, Docker checks) live with the sandbox, in
+`rewardkit.sandbox.testing`.
+"""
 
 from rewardkit.testing.contract import (
     CheckResult,
@@ -10,39 +12,10 @@ from rewardkit.testing.contract import (
     check_reward,
 )
 
-# Sandbox helpers import pytest; they load on first use so the contract kit works without it.
-_SANDBOX_NAMES = {
-    "sandbox_fixture",
-    "open_sandbox",
-    "require_backend",
-    "require_docker",
-    "docker_unavailable_reason",
-    "bwrap_unavailable_reason",
-    "PROBE",
-    "CLEAN_PROBE",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SANDBOX_NAMES:
-        from rewardkit.sandbox import testing
-
-        return getattr(testing, name)
-    raise AttributeError(f"module 'rewardkit.testing' has no attribute {name!r}")
-
-
 __all__ = [
-    "CLEAN_PROBE",
-    "PROBE",
     "CheckResult",
     "ContractError",
     "ContractReport",
-    "bwrap_unavailable_reason",
     "check_environment",
     "check_reward",
-    "docker_unavailable_reason",
-    "open_sandbox",
-    "require_backend",
-    "require_docker",
-    "sandbox_fixture",
 ]

@@ -90,12 +90,16 @@ def test_package_list_names_every_package_folder():
     assert sorted(config["packages"]) == sorted(on_disk)
 
 
-def test_sandbox_fixtures_are_reexported_from_the_testing_kit():
-    import rewardkit.sandbox.testing as sandbox_testing
+def test_the_testing_kit_does_not_reach_into_the_sandbox():
+    probe = (
+        "import sys, rewardkit.testing; print([m for m in sys.modules if m.startswith('rewardkit.sandbox')])"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    import rewardkit.sandbox.testing as sandbox_testing  # the fixtures' one home
     import rewardkit.testing as kit
 
-    assert kit.sandbox_fixture is sandbox_testing.sandbox_fixture
-    assert kit.docker_unavailable_reason is sandbox_testing.docker_unavailable_reason
+    assert callable(sandbox_testing.sandbox_fixture) and not hasattr(kit, "sandbox_fixture")
 
 
 def test_wheel_maps_the_folders_and_declares_the_bundled_entry_points(tmp_path):

@@ -30,7 +30,7 @@ def torch_threads() -> None:
 
 @pytest.fixture(scope="session")
 def tiny_dir(tiny_cache: Path, torch_threads: None) -> Path:
-    from rewardkit.tiny import resolve_tiny
+    from rewardkit.trainer.tiny import resolve_tiny
 
     return resolve_tiny("tiny://qwen2?hidden=64&layers=2")
 

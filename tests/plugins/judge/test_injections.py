@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from judge_attacks import ATTACKS, format_report, injection_report
+
 from rewardkit.plugins.judge.config import JudgeSettings
 from rewardkit.plugins.judge.env import JudgeEnv
 from rewardkit.plugins.judge.guard import guard
-from rewardkit.plugins.judge.injections import ATTACKS, format_report, injection_report
 from rewardkit.plugins.judge.judge import Judge
 
 

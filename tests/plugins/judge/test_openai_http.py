@@ -185,7 +185,7 @@ def test_api_key_comes_from_the_named_variable(peer: Peer, monkeypatch: pytest.M
 
 
 def test_unreachable_endpoint_fails_setup_and_scores_as_errors() -> None:
-    from rewardkit.plugins.judge.localdev import free_port
+    from judge_local import free_port
 
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     options = {"kind": "openai", "model": "m", "base_url": url, "max_retries": 1, "backoff_initial": 0.01}

@@ -1,6 +1,7 @@
-"""Offline development aids: a tiny random judge model built locally, and a loopback vLLM server.
+"""Offline development aids for the judge: a tiny random judge model built locally, a loopback vLLM server.
 
-Tests and benchmarks use these so the judge can be exercised end to end with no hub access. A random
+The judge's tests and benchmarks use these so it can be exercised end to end with no hub access; they are
+dev tooling, not part of the installed package. A random
 model's verdicts are noise: this exercises plumbing (requests, parsing, logprobs, batching), not judgement.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 
 def build_tiny_judge_model(path: str | Path, seed: int = 0, vocab_size: int = 600) -> Path:
     """Write a random Qwen2 model (~0.2M params, head_dim 32 for vLLM-CPU) with a chat template to `path`."""
-    from rewardkit.tiny import TinySpec, build_tiny
+    from rewardkit.trainer.tiny import TinySpec, build_tiny
 
     spec = TinySpec(hidden=64, layers=2, heads=2, kv_heads=2, vocab=vocab_size, max_positions=4096, seed=seed)
     return build_tiny(spec, Path(path))

@@ -1,6 +1,6 @@
 """Tiny Qwen2-architecture models built locally, so examples, tests and dev servers run offline.
 
-Used by the trainer (`model.path: tiny://...`, the quickstart) and by the judge's local vLLM server.
+Used by the trainer (`model.path: tiny://...`, the quickstart) and by the judge's tests and benchmarks.
 
 `tiny://qwen2?hidden=64&layers=2` names a model by its shape; it is built once (deterministically from
 `seed`) into a cache folder and then loaded like any Hugging Face directory, by transformers and by vLLM.
@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 from rewardkit.errors import ConfigError
+from rewardkit.paths import cache_dir
 
 SCHEME = "tiny://"
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -85,8 +86,7 @@ def parse_tiny(url: str) -> TinySpec:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("REWARDKIT_CACHE") or Path.home() / ".cache" / "rewardkit"
-    return Path(base) / "tiny-models"
+    return cache_dir("tiny-models")
 
 
 def resolve_tiny(url: str) -> Path:
