@@ -3,6 +3,7 @@
 Importing this package is light: no torch, transformers, sympy, docker or vllm.
 """
 
+from rewardkit.config import StrictModel
 from rewardkit.environment import EnvConfig, Environment, EnvMetadata
 from rewardkit.episodes import EpisodeEnvironment, Reply, Step, Tool, tool
 from rewardkit.errors import ConfigError, PluginError, RewardkitError, UnknownNameError
@@ -47,6 +48,7 @@ __all__ = [
     "Scorer",
     "Step",
     "StopReason",
+    "StrictModel",
     "Tool",
     "ToolCall",
     "Trajectory",

@@ -15,17 +15,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from rewardkit.config import StrictModel
 from rewardkit.errors import ConfigError
 
 FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
 
-class DataSource(BaseModel):
+class DataSource(StrictModel):
     """Where an environment's records come from. Give exactly one of `path` and `hub`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str | dict[str, str] | None = Field(
         None, description="a local file (the `split` split), or {split name: file} for several splits"

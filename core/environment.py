@@ -8,8 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from rewardkit.config import StrictModel
 from rewardkit.errors import config_error
 from rewardkit.sample_format import SampleFormat
 from rewardkit.types import RewardResult, Sample
@@ -18,10 +19,8 @@ Needs = frozenset[str]
 KNOWN_NEEDS = frozenset({"docker", "network", "gpu", "sandbox"})
 
 
-class EnvConfig(BaseModel):
+class EnvConfig(StrictModel):
     """Base of every environment's typed config. Unknown keys are errors, so typos never pass silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True)

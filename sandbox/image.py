@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.errors import ConfigError
+from rewardkit.paths import cache_dir
 
 RECIPE_VERSION = 1
 REPOSITORY = "rewardkit-sandbox"
 SUITE = "bookworm"
 PYTHON_BASE = "python:3.11-slim-bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
-CACHE_DIR = Path(os.environ.get("REWARDKIT_CACHE", Path.home() / ".cache" / "rewardkit")) / "sandbox"
 Log = Callable[[str], None]
 
 
@@ -127,15 +127,16 @@ def _rootfs_tarball(packages: Sequence[str], log: Log) -> Path:
     """debootstrap a minimal Debian with the full python3 stdlib; cached, so rebuilds take seconds."""
     debs = ["python3", *(_debian_name(p) for p in sorted(set(packages)))]
     key = hashlib.sha256(json.dumps([SUITE, debs]).encode()).hexdigest()[:12]
-    tarball = CACHE_DIR / f"rootfs-{SUITE}-{key}.tar"
+    cache = cache_dir("sandbox")
+    tarball = cache / f"rootfs-{SUITE}-{key}.tar"
     if tarball.exists():
         log(f"using cached root filesystem {tarball}")
         return tarball
     if shutil.which("debootstrap") is None:
         raise ConfigError("offline sandbox build needs debootstrap: apt-get install -y debootstrap")
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
     mirror = apt_mirror()
-    with tempfile.TemporaryDirectory(dir=CACHE_DIR) as work:
+    with tempfile.TemporaryDirectory(dir=cache) as work:
         rootfs = Path(work, "rootfs")
         command = [
             "debootstrap",

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from rewardkit.config import StrictModel as Strict
 from rewardkit.errors import ConfigError, config_error
 from rewardkit.evaluation.config import TrainEvalConfig
 from rewardkit.overrides import apply_overrides, load_config_file
@@ -22,11 +23,6 @@ if TYPE_CHECKING:
 # Below this learning rate AdamW's steps vanish in a bfloat16 / float16 weight's rounding: bfloat16 keeps 8
 # significant bits, so a weight of 0.02 moves only by steps above ~6e-5.
 HALF_PRECISION_MIN_LR = 1e-4
-
-
-class Strict(BaseModel):
-    # Unknown keys are errors (a typo must never silently fall back to a default).
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class LoraConfig(Strict):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from rewardkit.loading import RubricSpec, load_environment, make_rubric
 from rewardkit.scoring import Scorer
+from rewardkit.singleton import process_singleton
 from rewardkit.types import Sample
 
 SAMPLE_COLUMN = "rewardkit_sample"
@@ -30,23 +30,19 @@ class AdapterSpec:
     def key(self) -> str:
         return json.dumps([self.env, self.config, self.rubric, self.timeout], sort_keys=True, default=str)
 
+    def __hash__(self) -> int:  # equal specs have equal keys; config and rubric are unhashable mappings
+        return hash(self.key)
+
     def build(self) -> Scorer:
         environment = load_environment(self.env, **dict(self.config))
         rubric = make_rubric(self.rubric, env=environment) if self.rubric else None
         return Scorer(environment, rubric=rubric, timeout=self.timeout)
 
 
-_scorers: dict[str, Scorer] = {}
-_lock = threading.Lock()
-
-
+@process_singleton(rebuild_after_fork=True)  # its environment's clients belong to the parent's scoring loop
 def scorer_for(spec: AdapterSpec) -> Scorer:
     """The process's Scorer for `spec`, built on first use (each trainer worker process builds its own)."""
-    key = spec.key
-    with _lock:
-        if key not in _scorers:
-            _scorers[key] = spec.build()
-        return _scorers[key]
+    return spec.build()
 
 
 def sample_of(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
@@ -82,7 +83,7 @@ class CodeEnv(rk.Environment):
         needs = frozenset({"sandbox", "docker"} if self.config.sandbox == "docker" else {"sandbox"})
         # A job may be retried once on a fresh slot, plus queueing for a free slot.
         timeout = 2 * self.config.timeout + 10
-        return rk.EnvMetadata(**{**meta.__dict__, "needs": needs, "score_timeout": timeout})
+        return dataclasses.replace(meta, needs=needs, score_timeout=timeout)
 
     # -- data --------------------------------------------------------------------------------------
     def dataset(self, split: str) -> Iterator[rk.Sample]:

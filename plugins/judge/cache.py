@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rewardkit.paths import cache_dir
 from rewardkit.plugins.judge.backends.base import JudgeReply
 
 SCHEMA_VERSION = 1
 
 
 def default_cache_path() -> Path:
-    root = os.environ.get("REWARDKIT_CACHE") or Path.home() / ".cache" / "rewardkit"
-    return Path(root) / "judge.sqlite"
+    return cache_dir("judge.sqlite")
 
 
 def cache_key(identity: Mapping[str, Any], template: str, request_fields: Mapping[str, Any]) -> str:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from rewardkit import EnvConfig
+from rewardkit.config import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class OpenAIBackendConfig(_Strict):
+class OpenAIBackendConfig(StrictModel):
     """Any OpenAI-compatible chat endpoint: vLLM, SGLang, TGI, llama.cpp, or a hosted API."""
 
     kind: Literal["openai"] = "openai"
@@ -35,7 +32,7 @@ class OpenAIBackendConfig(_Strict):
     constrain: Literal["json_schema", "vllm_choice"] = "json_schema"
 
 
-class TransformersBackendConfig(_Strict):
+class TransformersBackendConfig(StrictModel):
     """A local causal LM judged in-process, in batches."""
 
     kind: Literal["transformers"] = "transformers"
@@ -49,7 +46,7 @@ class TransformersBackendConfig(_Strict):
 BackendConfig = Annotated[OpenAIBackendConfig | TransformersBackendConfig, Field(discriminator="kind")]
 
 
-class SamplingConfig(_Strict):
+class SamplingConfig(StrictModel):
     temperature: float = Field(0.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(256, ge=1)
@@ -58,7 +55,7 @@ class SamplingConfig(_Strict):
     extra_body: dict[str, object] = {}  # passed through to the endpoint (e.g. vLLM's top_k)
 
 
-class TemplateConfig(_Strict):
+class TemplateConfig(StrictModel):
     """A custom judge prompt. Placeholders: {question} {reference} {response} {criteria} {labels}."""
 
     name: str = "custom"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -71,16 +72,11 @@ class JudgeEnv(Environment):
         return await self.judge.score_many(samples, completions)
 
     def metadata(self) -> EnvMetadata:
-        base = self.class_metadata()
-        return EnvMetadata(
-            name=base.name,
-            version=base.version,
-            description=base.description,
-            reward_range=(0.0, 1.0),
+        return dataclasses.replace(
+            self.class_metadata(),
             needs=_needs(self.config),
             # A sampled judge can disagree with itself; greedy and likelihood verdicts do not.
             deterministic=_deterministic(self.config),
-            splits=base.splits,
             score_timeout=_score_timeout(self.config),
         )
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +168,7 @@ def resolve_template(settings: JudgeSettings) -> Template:
     if len(base.labels) < 2 or len(set(base.labels.values())) < 2:
         raise ConfigError(f"judge.template {base.name!r}: needs at least two labels with different values")
     if settings.criteria:
-        base = Template(**{**base.__dict__, "criteria": settings.criteria})
+        base = replace(base, criteria=settings.criteria)
     return base
 
 

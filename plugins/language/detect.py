@@ -7,9 +7,9 @@ Chosen over langdetect and lingua after benchmarks/language_detectors.py on test
 
 from __future__ import annotations
 
-import functools
-import threading
 from typing import Any
+
+from rewardkit.singleton import process_singleton
 
 INSTALL_HINT = "pip install 'rewardkit[language]'"
 MAX_CHARS = 20_000  # identification is settled long before this; keeps 1 MB inputs cheap
@@ -59,16 +59,8 @@ def plausibly(text: str, target: str) -> bool:
     return float(dict(identifier.rank(clean)).get(target, 0.0)) >= TARGET_FLOOR
 
 
-_lock = threading.Lock()
-
-
+@process_singleton  # built once under a lock: concurrent first imports of the model can deadlock
 def _identifier() -> Any:
-    with _lock:  # the first call imports and unpickles the model; concurrent imports can deadlock
-        return _load()
-
-
-@functools.cache
-def _load() -> Any:
     try:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
     except ImportError as error:

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 
 from rewardkit.isolation import ProcessPool, WorkerCrashed
 from rewardkit.plugins.math.grader import GradeConfig, Pending, Verdict, finish, prepare
 from rewardkit.plugins.math.symbolic import symbolic_equal, warm_up
+from rewardkit.singleton import process_singleton
 
 # Exceptions a parser may raise on a strange answer: the answer's fault, so a 0, not an infrastructure error.
 ANSWER_ERRORS = (ValueError, TypeError, ArithmeticError, RecursionError, AttributeError, NotImplementedError)
 
 WARM_UP_TIMEOUT = 120.0  # starting workers and importing sympy on a loaded machine; not charged to a sample
 
-_pool: ProcessPool | None = None
-_pool_lock = threading.Lock()
 _warm = threading.Event()
 
 
+@process_singleton(rebuild_after_fork=True)
 def math_pool() -> ProcessPool:
     """One pool per process for all math grading; workers import sympy once at start (initializer)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ProcessPool(workers=min(4, os.cpu_count() or 1), initializer=warm_up)
-            atexit.register(_pool.close)
-        return _pool
+    return ProcessPool(workers=min(4, os.cpu_count() or 1), initializer=warm_up)
 
 
 async def warm_pool() -> None:

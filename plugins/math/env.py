@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -79,7 +80,7 @@ class MathEnv(Environment):
     def metadata(self) -> EnvMetadata:
         base = super().metadata()
         timeout = self.config.grading.timeout + STARTUP_ALLOWANCE
-        return EnvMetadata(**{**base.__dict__, "score_timeout": timeout})
+        return dataclasses.replace(base, score_timeout=timeout)
 
 
 def _jsonable(value: Any) -> bool:

@@ -11,8 +11,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from rewardkit.config import StrictModel
 from rewardkit.plugins.math.extract import STRATEGIES, extract, extract_gold
 from rewardkit.plugins.math.normalize import normalize, plain_text
 from rewardkit.plugins.math.numbers import decimal_comma, numbers_equal, parse_number
@@ -21,10 +22,8 @@ _ASSIGNMENT = re.compile(r"^\s*\\?[A-Za-z]+(?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=(?![
 _ALTERNATIVES = re.compile(r"(?<![\\A-Za-z])or(?![A-Za-z])")
 
 
-class GradeConfig(BaseModel):
+class GradeConfig(StrictModel):
     """How answers are found and compared. Shared by the environments and the `math.accuracy` reward."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     extraction: tuple[str, ...] = Field(
         STRATEGIES, description="answer extraction strategies, tried in this order"

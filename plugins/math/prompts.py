@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from rewardkit.config import StrictModel
 from rewardkit.types import Message, system, user
 
 R1_SYSTEM_PROMPT = (
@@ -16,10 +17,8 @@ R1_SYSTEM_PROMPT = (
 DEFAULT_TEMPLATE = "{question}\nGive the final answer in <answer> </answer> tags (or as \\boxed{{...}})."
 
 
-class PromptConfig(BaseModel):
+class PromptConfig(StrictModel):
     """`template` is a str.format string with `{question}`; `system_prompt=None` sends no system message."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     system_prompt: str | None = Field(R1_SYSTEM_PROMPT, description="system message; null for none")
     template: str = Field(DEFAULT_TEMPLATE, description="user message; {question} is replaced")

@@ -51,7 +51,10 @@ def test_the_vllm_backend_asks_for_configure_process_instead_of_setting_variable
 @pytest.mark.usefixtures("private_environ")
 def test_configure_process_applies_threads_and_vllms_variables(tmp_path, thread_count):
     config = parse_config(tiny_config(tmp_path, threads=thread_count + 1, generation={"backend": "vllm"}))
+    os.environ["REWARDKIT_CACHE"] = str(tmp_path)
+    os.environ.pop("VLLM_CACHE_ROOT", None)
     configure_process(config)
     assert torch.get_num_threads() == thread_count + 1
     assert os.environ[IN_PROCESS_VLLM] == "0"
+    assert os.environ["VLLM_CACHE_ROOT"] == str(tmp_path / "vllm")  # under the one cache directory
     check_process(config)  # now satisfied

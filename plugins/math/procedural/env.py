@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from collections.abc import Iterator
@@ -93,4 +94,4 @@ class ProceduralMath(Environment):
 
     def metadata(self) -> EnvMetadata:
         base = super().metadata()
-        return EnvMetadata(**{**base.__dict__, "score_timeout": self.config.grading.timeout + 5.0})
+        return dataclasses.replace(base, score_timeout=self.config.grading.timeout + 5.0)
