@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rewardkit.deadline import queued
 from rewardkit.environment import Environment
 from rewardkit.plugins.judge.config import JudgeSettings
 from rewardkit.plugins.judge.judge import Judge
@@ -46,7 +47,8 @@ def _judge(settings_json: str) -> Judge:
 async def judge_score(sample: Sample, completion: str, **params: Any) -> RewardResult:
     """LLM-as-a-judge verdict normalised to [0, 1]; judge failures are error outcomes, never 0."""
     judge = judge_for(params)
-    await judge.setup()  # once per judge: loads weights or probes the endpoint
+    with queued():  # loading the shared judge (once) is not this sample's work: not charged to its deadline
+        await judge.setup()
     return await judge.score(sample, completion)
 
 

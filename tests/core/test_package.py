@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,31 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["torch", "transformers", "sympy", "docker", "vllm", "datasets", "rich"]
 
 
-# What `import rewardkit` cannot avoid: asyncio, pluggy and pydantic (its first model builds its schema code).
-DEPENDENCIES = """
-import asyncio, pluggy
-from pydantic import BaseModel
-class Probe(BaseModel):
-    x: int = 0
-"""
-
-
-def test_import_is_light_and_fast():
-    # Timed against its own dependencies in the same process, not in absolute seconds: a busy shared
-    # machine once pushed a 0.3 s bound over. rewardkit's own modules measured ~0.06x of those.
-    probe = (
-        "import sys, time; t = time.perf_counter();"
-        f"exec({DEPENDENCIES!r}); deps = time.perf_counter() - t;"
-        "t = time.perf_counter(); import rewardkit; own = time.perf_counter() - t;"
-        f"import json; print(json.dumps([own / deps, [m for m in {HEAVY!r} if m in sys.modules]]))"
-    )
-    ratios = []
-    for _ in range(3):
-        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-        ratio, heavy = json.loads(out)
-        assert heavy == []
-        ratios.append(ratio)
-    assert min(ratios) < 0.25, f"import rewardkit costs {min(ratios):.2f}x its dependencies' import"
+def test_import_is_light():
+    # How long it takes is measured by benchmarks/import_time.py; here: nothing heavy is imported.
+    probe = f"import sys, rewardkit; print([m for m in {HEAVY!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_public_api_names():
