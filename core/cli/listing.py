@@ -21,7 +21,7 @@ def plugins(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.table import Table  # rich costs ~50 ms to import; only the tables need it
+    from rich.table import Table  # rich is slow to import, and only the tables need it
 
     table = Table(
         "plugin", "distribution", "version", "status", "registered", "errors", title="rewardkit plugins"

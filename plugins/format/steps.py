@@ -8,7 +8,7 @@ from typing import Any
 from rewardkit import RewardResult
 
 # Two simple patterns instead of one case-insensitive alternation: each starts with a literal or an
-# anchor, so `re` skips ahead quickly (2-3x faster), and neither has a nested quantifier (linear time).
+# anchor, so `re` skips ahead quickly, and neither has a nested quantifier (linear time).
 WORD_MARKER = re.compile(r"\b(?:step \d+\s*[:.)]|(?:first|second|third|next|then|finally),)")  # on lower()
 LINE_MARKER = re.compile(r"^[ \t]*(?:\d+[.)]|[-*•])[ \t]", re.MULTILINE)
 

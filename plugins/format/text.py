@@ -11,7 +11,7 @@ WORD = re.compile(f"[{CJK}]|[^\\s{CJK}]+")
 
 
 def words(text: str) -> list[str]:
-    if text.isascii():  # fast path: no CJK possible, and str.split is ~5x faster than the regex
+    if text.isascii():  # fast path: no CJK possible, and str.split is much faster than the regex
         return text.split()
     return WORD.findall(text)
 
