@@ -54,7 +54,7 @@ class _Call:
 
 
 class ProcessPool:
-    """Up to `workers` worker processes, started on first use; each call has its own time limit."""
+    """`workers` worker processes, all started on first use; each call has its own time limit."""
 
     def __init__(
         self,
@@ -98,8 +98,10 @@ class ProcessPool:
         """Stop every worker (a busy one is killed); queued calls fail. A later call starts new ones."""
         with self._lock:
             slots, self._slots = self._slots, []
-            for _ in slots:
-                self._calls.put(None)
+            calls, self._calls = self._calls, queue.SimpleQueue()
+        for slot in slots:
+            slot.closing = True
+            calls.put(None)
         for slot in slots:
             slot.stop()
 
@@ -118,8 +120,8 @@ class ProcessPool:
             )
         call = _Call(target, payload, timeout, on_start=on_start)
         with self._lock:
-            if len(self._slots) < self.workers:
-                self._slots.append(_Slot(self))
+            if not self._slots:  # all workers start together, so a later call finds one ready
+                self._slots = [_Slot(self) for _ in range(self.workers)]
             self._calls.put(call)
         return call
 
@@ -129,22 +131,33 @@ class _Slot:
 
     def __init__(self, pool: ProcessPool) -> None:
         self.pool = pool
+        self.calls = pool._calls  # this generation's queue: close() gives the pool a fresh one
         self.worker: _Worker | None = None
+        self.closing = False
         self._thread = threading.Thread(target=self._serve, name="rewardkit-pool-slot", daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
-        while (call := self.pool._calls.get()) is not None:
+        self._restart()
+        while (call := self.calls.get()) is not None:
             if not call.future.set_running_or_notify_cancel():
+                continue
+            if self.closing:
+                call.future.set_exception(RuntimeError("the worker pool was closed before the call ran"))
                 continue
             try:
                 call.future.set_result(self._run(call))
             except BaseException as error:
-                call.future.set_exception(error)
-            if self.worker is None:  # killed or crashed: start the next worker before the next call
-                with contextlib.suppress(WorkerCrashed):
-                    self._ready()
+                closed = WorkerCrashed("the worker pool was closed while the call ran")
+                call.future.set_exception(closed if self.closing else error)  # closing took its pipes
+            if self.worker is None:  # killed or crashed: start the next one before the next call
+                self._restart()
         self.stop()
+
+    def _restart(self) -> None:
+        if not self.closing:
+            with contextlib.suppress(WorkerCrashed, OSError, ValueError):  # the next call reports it
+                self._ready()
 
     def _run(self, call: _Call) -> Any:
         worker = self._ready()

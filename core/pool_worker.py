@@ -9,6 +9,7 @@ stdin and answers on stdout: first `{"sys_path", "initializer", "max_bytes"}`, a
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pickle
@@ -69,6 +70,11 @@ def main() -> None:
     # Ctrl-C in a terminal reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
+    with contextlib.suppress(BrokenPipeError):  # the parent stopped listening: it exited, or closed the pool
+        _serve(inbound, outbound)
+
+
+def _serve(inbound: IO[bytes], outbound: IO[bytes]) -> None:
     init = receive(inbound)
     if init is None:
         return

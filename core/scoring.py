@@ -27,8 +27,9 @@ from rewardkit.types import RewardResult, Sample
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
-# The caller's backstop: beyond every sample's own deadline run one after the other, this much more.
-BACKSTOP_GRACE = 5.0
+# The caller's backstop: every sample's own deadline run one after the other, plus room for the shared
+# resources they wait for (not charged to them) to come up: a worker pool's start, a judge model's load.
+BACKSTOP_GRACE = 120.0
 # A single step holding the loop this long past the deadline means the loop is blocked for good.
 STALL_GRACE = 30.0
 POLL = 0.25  # seconds between the caller's checks of its backstop
@@ -168,6 +169,8 @@ class Scoring:
             try:
                 return self.future.result(POLL)
             except concurrent.futures.TimeoutError:
+                if self.future.done():
+                    raise  # the scoring itself raised it, not the wait
                 if (failures := self._given_up()) is not None:
                     return failures
 

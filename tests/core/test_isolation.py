@@ -97,6 +97,21 @@ def test_functions_a_worker_cannot_import_are_refused_at_once(pool):
         pool.submit(lambda: 1, timeout=1)
 
 
+def test_a_closed_pool_fails_what_was_queued_and_starts_afresh_on_the_next_call():
+    pool = ProcessPool(workers=1)
+    busy = pool.submit(nap, 5.0, timeout=60)
+    queued = pool.submit(add, 1, 1, timeout=60)
+    while not busy.running():
+        time.sleep(0.05)
+    pool.close()
+    with pytest.raises(WorkerCrashed):
+        busy.result()  # its worker was killed
+    with pytest.raises(RuntimeError, match="closed"):
+        queued.result()
+    assert pool.run_sync(add, 2, 2, timeout=60) == 4
+    pool.close()
+
+
 def test_inputs_over_the_size_cap_are_refused():
     small = ProcessPool(workers=1, max_bytes=1000)
     with pytest.raises(ValueError, match="over the pool's 1000-byte limit"):
