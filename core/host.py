@@ -193,7 +193,7 @@ class PluginHost:
 
     def _collect_commands(self, info: PluginInfo, plugin: object) -> None:
         """Let the plugin add click commands to a group of its own, then take them over."""
-        import click  # the CLI's library, a core dependency
+        import click  # imported on first load, not by `import rewardkit`
 
         group = click.Group(info.name)
         self._call(info, plugin, "register_commands", cli=group)

@@ -45,7 +45,6 @@ class WorkerCrashed(RuntimeError):
 
 @dataclass
 class _Call:
-    target: tuple[str, str]  # (module, qualified name)
     payload: bytes  # the pickled (module, qualname, args, kwargs)
     timeout: float
     future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
@@ -112,13 +111,12 @@ class ProcessPool:
         timeout: float,
         on_start: Callable[[], None] | None = None,
     ) -> _Call:
-        target = _target_of(fn)
-        payload = pickle.dumps((*target, args, {}), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((*_target_of(fn), args, {}), protocol=pickle.HIGHEST_PROTOCOL)
         if len(payload) > self.max_bytes:
             raise ValueError(
                 f"the call's input is {len(payload)} bytes, over the pool's {self.max_bytes}-byte limit"
             )
-        call = _Call(target, payload, timeout, on_start=on_start)
+        call = _Call(payload, timeout, on_start=on_start)
         with self._lock:
             if not self._slots:  # all workers start together, so a later call finds one ready
                 self._slots = [_Slot(self) for _ in range(self.workers)]
