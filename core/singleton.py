@@ -56,10 +56,6 @@ class ProcessSingleton(Generic[P, T]):
                     self._building.discard(me)
             return self._values[key]
 
-    def peek(self, *args: P.args, **kwargs: P.kwargs) -> T | None:
-        """The value if it was built, without building it."""
-        return self._values.get((args, tuple(sorted(kwargs.items()))))
-
     def reset(self) -> None:
         """Forget every value; the next call builds afresh (tests; after installing a plugin)."""
         with self._lock:

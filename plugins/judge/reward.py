@@ -39,7 +39,7 @@ def judge_for(params: dict[str, Any]) -> Judge:
     return _judge(json.dumps(settings.model_dump(mode="json"), sort_keys=True))
 
 
-@process_singleton
+@process_singleton(rebuild_after_fork=True)  # its client belongs to the parent's scoring loop
 def _judge(settings_json: str) -> Judge:
     return Judge(JudgeSettings.model_validate_json(settings_json))
 
