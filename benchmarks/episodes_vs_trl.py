@@ -85,7 +85,7 @@ def prepare_model(target: Path, steps: int) -> Path:
     from tokenizers import AddedToken
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rewardkit.tiny import resolve_tiny
+    from rewardkit.trainer.tiny import resolve_tiny
 
     source = resolve_tiny(MODEL)
     tokenizer = AutoTokenizer.from_pretrained(source)

@@ -129,7 +129,7 @@ def free_port() -> int:
 
 
 def start_vllm(work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from rewardkit.tiny import resolve_tiny
+    from rewardkit.trainer.tiny import resolve_tiny
 
     model = resolve_tiny(TINY)
     port = free_port()

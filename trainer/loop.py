@@ -577,8 +577,6 @@ class GRPOTrainer:
     def close(self) -> None:
         self.router.close()
         self.backend.close()
-        if self.episodes is not None:
-            self.episodes.close()
 
 
 def _completion_metrics(batch: RolloutBatch) -> dict[str, float]:

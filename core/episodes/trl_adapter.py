@@ -21,7 +21,6 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import threading
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,22 +30,11 @@ from rewardkit.episodes.session import resolve_tools
 from rewardkit.episodes.tools import Tool, ToolCallError
 from rewardkit.loading import load_environment
 from rewardkit.outcome import normalize
-from rewardkit.runtime import LoopThread
+from rewardkit.runtime import host_loop
 from rewardkit.types import Message, RewardResult, Sample, Trajectory
 
 logger = logging.getLogger(__name__)
 SAMPLE_COLUMN = "rewardkit_sample"
-
-_loop: LoopThread | None = None
-_loop_lock = threading.Lock()
-
-
-def _runner() -> LoopThread:
-    global _loop
-    with _loop_lock:
-        if _loop is None:
-            _loop = LoopThread("rewardkit-trl-episodes")
-        return _loop
 
 
 def trl_environment_factory(env: EpisodeEnvironment | str, **config: Any) -> Callable[[], Any]:
@@ -56,7 +44,7 @@ def trl_environment_factory(env: EpisodeEnvironment | str, **config: Any) -> Cal
         raise TypeError(f"{environment.name} is single-turn: use trl_reward_func with TRL's reward_funcs")
     probe = next(iter(environment.dataset(environment.metadata().splits[0])))
     tools = resolve_tools(environment, probe)
-    _runner().run(environment.setup())
+    host_loop().run(environment.setup())
     members: dict[str, Any] = {name.replace(".", "_"): _tool_method(tool) for name, tool in tools.items()}
     members.update(reset=_reset, _env=environment, _tools=tools, __init__=_init)
     return type(f"{environment.name.replace('.', '_')}_trl", (), members)
@@ -75,7 +63,7 @@ def _reset(self: Any, **row: Any) -> None:
     if serialized is None:
         raise KeyError(f"the dataset row has no {SAMPLE_COLUMN!r} column: build it with to_hf_dataset(env)")
     self.sample = Sample.from_dict(json.loads(serialized))
-    self.state = _runner().run(self._env.start(self.sample), timeout=self._env.step_timeout)
+    self.state = host_loop().run(self._env.start(self.sample), timeout=self._env.step_timeout)
     self.open = True
 
 
@@ -83,7 +71,7 @@ def _close(self: Any) -> None:
     if getattr(self, "open", False):
         self.open = False
         try:
-            _runner().run(self._env.close(self.state), timeout=self._env.step_timeout)
+            host_loop().run(self._env.close(self.state), timeout=self._env.step_timeout)
         except Exception as error:  # a failing close must not break TRL's next rollout
             logger.warning("%s: close failed: %s", self._env.name, error)
 
@@ -91,7 +79,7 @@ def _close(self: Any) -> None:
 def _tool_method(tool: Tool) -> Callable[..., str]:
     def method(self: Any, **arguments: Any) -> str:
         try:
-            return _runner().run(tool.call(arguments, self.state))[: self._env.tool_output_limit]
+            return host_loop().run(tool.call(arguments, self.state))[: self._env.tool_output_limit]
         except ToolCallError as error:
             return f"error: {error}"
 
@@ -133,7 +121,7 @@ def trl_episode_reward(env: EpisodeEnvironment | str, **config: Any) -> Callable
                 sample = Sample.from_dict(json.loads(columns[SAMPLE_COLUMN][index]))
             trajectory = Trajectory(_messages(completion))
             try:
-                raw = _runner().run(environment.score_trajectory(sample, trajectory))
+                raw = host_loop().run(environment.score_trajectory(sample, trajectory))
                 result = normalize(raw, environment.name, reward_range)
             except Exception as error:  # reported and scored None: TRL leaves such a rollout out
                 message = f"scoring raised {type(error).__name__}: {error}"

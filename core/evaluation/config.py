@@ -10,17 +10,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from rewardkit.config import StrictModel as Strict
 from rewardkit.errors import config_error
 from rewardkit.overrides import apply_overrides, load_config_file
 
 Backend = Literal["openai", "vllm", "transformers"]
-
-
-class Strict(BaseModel):
-    # Unknown keys are errors: a typo must never silently fall back to a default.
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class EvalEnvironment(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -86,22 +87,30 @@ def test_wheel_maps_the_folders_and_declares_the_bundled_entry_points(tmp_path):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            str(repo),
-            "--no-deps",
-            "--no-build-isolation",
-            "--quiet",
-            "-w",
-            str(tmp_path),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    egg_info = repo / "rewardkit.egg-info"
+    existed = egg_info.exists()
+    try:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                str(repo),
+                "--no-deps",
+                "--no-build-isolation",
+                "--quiet",
+                "-w",
+                str(tmp_path),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    finally:
+        # setuptools writes it into the tree; left there, a later change of entry points would be shadowed
+        # by this copy for every process started in the repository root.
+        if not existed:
+            shutil.rmtree(egg_info, ignore_errors=True)
     wheel = zipfile.ZipFile(next(tmp_path.glob("rewardkit-*.whl")))
     names = set(wheel.namelist())
     for path in [

@@ -28,6 +28,7 @@ R1 = (
 KOREAN = "<answer>안녕하세요 저는 학생입니다 오늘 날씨가 정말 좋네요 우리는 공원에 갑니다</answer>"
 CODE = {"sandbox": "docker", "sandbox_options": {"pool_size": 1}, "timeout": 60.0, "test_timeout": 30.0}
 CODE_ENVS = {"code", "humaneval", "mbpp"}
+EPISODE_MATH = {"base": "math.procedural", "base_config": {"kinds": ["arithmetic"], "seed": 3}}
 
 _installed = PluginHost().load_entry_points()
 ENVIRONMENTS = sorted(name for name, entry in _installed.environments.items() if name == entry.cls.name)
@@ -95,7 +96,8 @@ ENV_CASES: dict[str, EnvCase] = {
     "gsm8k": lambda f: (rk.load_environment("gsm8k", data={"path": f.corpus("gsm8k_test.jsonl")}), {}),
     "math500": lambda f: (
         rk.load_environment(
-            "math500", data={"path": f.corpus("math500.jsonl"), "columns": {"question": "problem"}}
+            "math500",
+            data={"path": f.corpus("math500.jsonl"), "split": "test", "columns": {"question": "problem"}},
         ),
         {},
     ),
@@ -104,17 +106,31 @@ ENV_CASES: dict[str, EnvCase] = {
         {"gold": _ifeval_gold, "n_samples": 3},
     ),
     "judge": lambda f: (rk.load_environment("judge", **_judge_settings(f)), {"n_samples": 1}),
-    "code": lambda f: (rk.load_environment("code", data={"path": f.jsonl(STDIO_ROWS)}, **CODE), {}),
+    "code": lambda f: (
+        rk.load_environment("code", data={"path": f.jsonl(STDIO_ROWS), "split": "test"}, **CODE),
+        {},
+    ),
     "humaneval": lambda f: (
-        rk.load_environment("humaneval", data={"path": f.corpus("humaneval.jsonl")}, **CODE),
+        rk.load_environment("humaneval", data={"path": f.corpus("humaneval.jsonl"), "split": "test"}, **CODE),
         {"n_samples": 2},
     ),
     "mbpp": lambda f: (
-        rk.load_environment("mbpp", data={"path": f.corpus("mbpp.jsonl")}, **CODE),
+        rk.load_environment("mbpp", data={"path": f.corpus("mbpp.jsonl"), "split": "test"}, **CODE),
         {"n_samples": 2},
     ),
-    # The example third-party plugin: its gold is a completion of exactly the target length.
+    # Episode environments: the contract drives each with its reference policy.
+    "math.python": lambda f: (
+        rk.load_environment("math.python", sandbox="unsafe_local", **EPISODE_MATH),
+        {"n_samples": 2},
+    ),
+    "retry": lambda f: (rk.load_environment("retry", attempts=3, **EPISODE_MATH), {"n_samples": 2}),
+    "textarena": lambda f: (
+        rk.load_environment("textarena", game="GuessTheNumber-v0", size=4),
+        {"n_samples": 2},
+    ),
+    # The example third-party plugins. wordcount's gold is a completion of exactly the target length.
     "wordcount": lambda f: (rk.load_environment("wordcount"), {"gold": lambda s: "word " * s.answer}),
+    "citysize": lambda f: (rk.load_environment("citysize"), {}),
 }
 
 

