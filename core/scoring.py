@@ -173,12 +173,19 @@ class Scoring:
                     raise  # the scoring itself raised it, not the wait
                 if (failures := self._given_up()) is not None:
                     return failures
+            except KeyboardInterrupt:
+                self.future.cancel()  # the caller gave up: so does the scoring on the host's loop
+                raise
 
     async def wait(self) -> list[RewardResult]:
         """Wait (from any event loop) for the results."""
         future = asyncio.wrap_future(self.future)
         while True:
-            done, _ = await asyncio.wait({future}, timeout=POLL)
+            try:
+                done, _ = await asyncio.wait({future}, timeout=POLL)
+            except asyncio.CancelledError:
+                self.future.cancel()  # the caller gave up: so does the scoring on the host's loop
+                raise
             if done:
                 return future.result()
             if (failures := self._given_up()) is not None:

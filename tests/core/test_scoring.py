@@ -233,3 +233,33 @@ def test_setup_failure_surfaces_before_scoring():
 
     with pytest.raises(rk.RewardkitError, match="make thing"):
         Scorer(NeedsThing()).start()
+
+
+def test_a_caller_that_gives_up_stops_the_scoring_on_the_hosts_loop():
+    started, cancelled = threading.Event(), threading.Event()
+
+    class Patient(rk.Environment):
+        name = "patient"
+
+        def dataset(self, split):
+            return []
+
+        async def score(self, sample, completion):
+            started.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+    async def give_up(scorer):
+        task = asyncio.ensure_future(scorer.score(rk.Sample("s", [rk.user("q")]), "c"))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with Scorer(Patient(), timeout=3600) as scorer:
+        asyncio.run(give_up(scorer))
+        assert cancelled.wait(5)
