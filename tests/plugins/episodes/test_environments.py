@@ -93,7 +93,7 @@ def test_math_python_contract(math_python: EpisodeEnvironment) -> None:
 
 @pytest.mark.docker
 def test_math_python_in_docker() -> None:
-    from rewardkit.testing import require_docker
+    from rewardkit.sandbox.testing import require_docker
 
     require_docker()
     env = load_environment("math.python", **MATH)
