@@ -9,20 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from rewardkit.config import StrictModel
 from rewardkit.errors import config_error
 
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
-class StrictOptions(BaseModel):
-    """Unknown keys are errors, so typos never pass silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PoolOptions(StrictOptions):
+class PoolOptions(StrictModel):
     """A warm pool of slots: how many, how many up front, when one more starts, when one is replaced."""
 
     pool_size: int = Field(2, ge=1, description="the most slots running jobs at once")
@@ -37,7 +32,7 @@ class PoolOptions(StrictOptions):
     acquire_timeout: float = Field(120.0, gt=0, description="seconds a job may wait for a free slot")
 
 
-class ContainerOptions(StrictOptions):
+class ContainerOptions(StrictModel):
     """One sandbox container: its image and the limits of the whole container."""
 
     image: str | None = Field(
@@ -58,7 +53,7 @@ class DockerOptions(PoolOptions, ContainerOptions):
     """Options of the `docker` backend: a warm pool of sandbox containers."""
 
 
-class LocalOptions(StrictOptions):
+class LocalOptions(StrictModel):
     """Options of the `bwrap` and `unsafe_local` backends."""
 
     python: str | None = Field(None, description="the Python interpreter that runs jobs")
