@@ -54,6 +54,12 @@ class HostLoop:
         """Schedule `coro` on the loop (from any thread); its future resolves when it is done."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await `coro` on the host's loop from any event loop (cancelling the caller cancels it too)."""
+        if threading.current_thread() is self._thread:
+            return await coro
+        return await asyncio.wrap_future(self.submit(coro))
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run `coro` on the loop and wait for it (TimeoutError after `timeout` s, and it is cancelled)."""
         try:

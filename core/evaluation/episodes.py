@@ -25,6 +25,7 @@ from rewardkit.evaluation.policy import (
     SingleTurn,
     with_system_prompt,
 )
+from rewardkit.runtime import host_loop
 from rewardkit.types import Sample, StopReason, assistant
 
 
@@ -59,8 +60,9 @@ class EpisodeRunner:
             max_turns=self.max_turns,
         )
         budget = _Budget(self.max_tokens)
+        host = host_loop()  # the session's coroutines run where the environment was set up
         try:
-            prompt = with_system_prompt(await session.begin(), self.system_prompt)
+            prompt = with_system_prompt(await host.call(session.begin()), self.system_prompt)
             while not session.done:
                 try:
                     reply = await self.model.chat(
@@ -69,16 +71,18 @@ class EpisodeRunner:
                 except ContextExceeded:
                     session.stop("budget")
                     break
-                await session.respond(
-                    reply.message or assistant(reply.text),
-                    truncated=reply.finish == "length",
-                    malformed=reply.malformed,
-                    end=budget.spend(reply),
+                await host.call(
+                    session.respond(
+                        reply.message or assistant(reply.text),
+                        truncated=reply.finish == "length",
+                        malformed=reply.malformed,
+                        end=budget.spend(reply),
+                    )
                 )
         except BaseException:
-            await session.abort()  # generation failed (or the run was stopped): the episode is still closed
+            await host.call(session.abort())  # generation failed or the run was stopped: still closed
             raise
-        outcome = await session.finish()
+        outcome = await host.call(session.finish())
         stats = outcome.stats
         return Rollout(
             outcome.trajectory,

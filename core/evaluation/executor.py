@@ -21,6 +21,7 @@ from rewardkit.evaluation.batching import MicroBatcher
 from rewardkit.evaluation.envs import EvalEnv
 from rewardkit.evaluation.policy import GenerationError, Rollout, RolloutRunner
 from rewardkit.records import RecordWriter, RolloutRecord
+from rewardkit.runtime import host_loop
 from rewardkit.types import RewardResult, Sample, Trajectory
 
 OnRecord = Callable[[RolloutRecord], None]
@@ -155,10 +156,10 @@ async def _score_items(env: EvalEnv, items: list[tuple[Sample, Trajectory]]) -> 
     trajectory, without running anything again."""
     if not is_episodic(env.env):
         return await env.scorer.score_batch([s for s, _ in items], [t.completion for _, t in items])
-    scorer = env.scorer
+    scorer, host = env.scorer, host_loop()  # rewards run where the environment was set up
     return list(
         await asyncio.gather(
-            *(score_trajectory(env.env, s, t, scorer.rubric, scorer.timeout) for s, t in items)
+            *(host.call(score_trajectory(env.env, s, t, scorer.rubric, scorer.timeout)) for s, t in items)
         )
     )
 

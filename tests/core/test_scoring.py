@@ -135,6 +135,33 @@ def test_all_scorers_share_the_hosts_one_loop(echo_host):
     assert len(loops) == 5 and set(loops) == {host_loop().loop}
 
 
+def test_a_coroutine_awaited_from_another_loop_runs_on_the_hosts_loop_and_is_cancelled_with_its_caller():
+    from rewardkit.runtime import host_loop
+
+    host = host_loop()
+    ran_on, cancelled = [], threading.Event()
+
+    async def where():
+        ran_on.append(asyncio.get_running_loop())
+        return 7
+
+    async def forever():
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def caller():
+        assert await host.call(where()) == 7
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(host.call(forever()), 0.2)
+
+    asyncio.run(caller())
+    assert ran_on == [host.loop]
+    assert cancelled.wait(5)
+
+
 def test_a_blocking_call_from_the_scoring_loop_itself_is_refused(echo_host, sample):
     outer_env = rk.load_environment("echo")
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import rewardkit as rk
@@ -53,6 +54,7 @@ class Stateful(Answer):
 
 
 LOOKUPS: list[str] = []  # every call of the lookup tool in this process (rescore must add none)
+LOOPS: list[object] = []  # the event loops toy.lookup's setup and scoring ran on (the host's, always)
 
 
 @rk.tool
@@ -85,7 +87,11 @@ class Lookup(rk.EpisodeEnvironment):
     def tools(self, sample):
         return [lookup]
 
+    async def setup(self):
+        LOOPS.append(asyncio.get_running_loop())
+
     async def score_trajectory(self, sample, trajectory):
+        LOOPS.append(asyncio.get_running_loop())
         reply = trajectory.completion.strip()
         correct = reply == sample.answer if self.config.strict else sample.answer in reply
         looked_up = any(m["role"] == "tool" for m in trajectory.messages)

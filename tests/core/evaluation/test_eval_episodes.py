@@ -19,6 +19,7 @@ from rewardkit.evaluation.export import ExportOptions, export
 from rewardkit.evaluation.rescore import rescore
 from rewardkit.evaluation.run import evaluate
 from rewardkit.evaluation.rundir import latest_records, read_metadata
+from rewardkit.runtime import host_loop
 
 # The tiny model's tool-calling chat template and its short supervision live with the trainer's episode tests.
 sys.path.append(str(Path(__file__).resolve().parents[2] / "trainer"))
@@ -95,6 +96,8 @@ def test_an_endpoint_gets_the_tools_and_the_episode_runs_to_done(toys, stub_fact
     assert metrics["pass_at_k"]["1"] == 0.5
     assert metrics["turns_mean"] == 2.0 and metrics["tool_calls_mean"] == 1.0
     assert metrics["stop_reasons"] == {"done": 4}
+    # Set up and scored on the host's scoring loop, where a client made in setup lives, not eval's own.
+    assert set(eval_toys.LOOPS) == {host_loop().loop}
 
     # Verified SFT data: the whole conversation, with the tools the model was offered.
     export(run, tmp_path / "sft.jsonl", ExportOptions())
