@@ -252,7 +252,7 @@ def _tool_template_tokenizer(target: Path):
     from episode_toys import TOOL_TEMPLATE, model_with_template
     from transformers import AutoTokenizer
 
-    from rewardkit.tiny import resolve_tiny
+    from rewardkit.trainer.tiny import resolve_tiny
 
     return AutoTokenizer.from_pretrained(model_with_template(Path(resolve_tiny(TINY)), target, TOOL_TEMPLATE))
 
@@ -264,7 +264,7 @@ def _supervised_tiny_model(target: Path) -> Path:
     from episode_toys import supervise
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rewardkit.tiny import resolve_tiny
+    from rewardkit.trainer.tiny import resolve_tiny
 
     shutil.copytree(resolve_tiny(TINY), target)
     tokenizer = AutoTokenizer.from_pretrained(target)
