@@ -60,7 +60,7 @@ class LocalOptions(StrictModel):
     concurrency: int | None = Field(None, ge=1, description="jobs at once (default: CPU cores)")
 
 
-class SandboxFusionOptions(StrictOptions):
+class SandboxFusionOptions(StrictModel):
     """Options of the `sandboxfusion` backend (a code environment's `sandbox_options`)."""
 
     url: str = Field(description="the fleet's base URL, e.g. http://sandbox.internal:8080")

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from rewardkit.config import StrictModel as Strict
 from rewardkit.errors import ConfigError, config_error
 from rewardkit.overrides import apply_overrides, load_config_file
 
@@ -21,10 +22,6 @@ TOKEN_ENV = "REWARDKIT_SERVE_TOKEN"
 # Keys of an environment entry that only a trainer reads: accepted (and ignored) so that a training config
 # can be served as it is.
 TRAINER_ONLY = ("weight", "split", "max_samples")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ServedEnvironment(Strict):

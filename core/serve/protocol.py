@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rewardkit.config import StrictModel
 from rewardkit.types import Sample, Trajectory
 
 M = TypeVar("M", bound=BaseModel)
@@ -19,8 +20,8 @@ class BadRequest(Exception):
         self.status = status
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+class Strict(StrictModel):
+    model_config = ConfigDict(strict=True)  # request bodies: no type coercion either
 
 
 class SampleIn(Strict):

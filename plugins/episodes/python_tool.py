@@ -13,6 +13,7 @@ from typing import Any
 
 from rewardkit.episodes.tools import Tool, ToolInfrastructureError, make_tool
 from rewardkit.sandbox import Limits, Sandbox, make_sandbox
+from rewardkit.singleton import process_singleton
 
 OUTPUT_SHOWN = 4000  # characters of stdout / stderr returned to the model
 
@@ -76,16 +77,10 @@ def describe(status: str, stdout: bytes, stderr: bytes, timeout: float) -> str:
     return "\n".join(part for part in (out, err, f"error: {problem}") if part.strip())
 
 
-_default: PythonTool | None = None
-_default_lock = threading.Lock()
-
-
+@process_singleton(rebuild_after_fork=True)  # a sandbox's threads and containers stay with the parent
 def default_python() -> PythonTool:
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = PythonTool()
-        return _default
+    """The process's shared python tool, started on first use."""
+    return PythonTool()
 
 
 async def python(code: str) -> str:
