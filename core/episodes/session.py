@@ -20,6 +20,7 @@ from rewardkit.episodes.contract import EpisodeEnvironment, Step
 from rewardkit.episodes.tools import Tool, ToolCallError, ToolInfrastructureError, make_tool
 from rewardkit.outcome import normalize
 from rewardkit.rubric import Rubric, combine, invoke
+from rewardkit.runtime import host_loop
 from rewardkit.scoring import DEFAULT_TIMEOUT
 from rewardkit.types import Message, RewardResult, Sample, StopReason, ToolCall, Trajectory, user
 
@@ -305,7 +306,18 @@ async def score_trajectory(
     score_timeout: float | None = None,
 ) -> RewardResult:
     """The outcome of a finished trajectory under the host's rules (score timeout, range check, rubric):
-    what an episode's `finish` scores, and what `rewardkit rescore` scores from a stored trajectory."""
+    what an episode's `finish` scores, and what `rewardkit rescore` and `serve` score from a stored one.
+    It runs on the host's scoring loop, where the environment was set up, whichever loop awaits it."""
+    return await host_loop().call(_score_trajectory(env, sample, trajectory, rubric, score_timeout))
+
+
+async def _score_trajectory(
+    env: Environment,
+    sample: Sample,
+    trajectory: Trajectory,
+    rubric: Rubric | None,
+    score_timeout: float | None,
+) -> RewardResult:
     metadata = env.metadata()
     timeout = float(score_timeout or metadata.score_timeout or DEFAULT_TIMEOUT)
     if rubric is None:

@@ -21,7 +21,6 @@ from rewardkit.evaluation.batching import MicroBatcher
 from rewardkit.evaluation.envs import EvalEnv
 from rewardkit.evaluation.policy import GenerationError, Rollout, RolloutRunner
 from rewardkit.records import RecordWriter, RolloutRecord
-from rewardkit.runtime import host_loop
 from rewardkit.types import RewardResult, Sample, Trajectory
 
 OnRecord = Callable[[RolloutRecord], None]
@@ -156,10 +155,10 @@ async def _score_items(env: EvalEnv, items: list[tuple[Sample, Trajectory]]) -> 
     trajectory, without running anything again."""
     if not is_episodic(env.env):
         return await env.scorer.score_batch([s for s, _ in items], [t.completion for _, t in items])
-    scorer, host = env.scorer, host_loop()  # rewards run where the environment was set up
+    scorer = env.scorer
     return list(
         await asyncio.gather(
-            *(host.call(score_trajectory(env.env, s, t, scorer.rubric, scorer.timeout)) for s, t in items)
+            *(score_trajectory(env.env, s, t, scorer.rubric, scorer.timeout) for s, t in items)
         )
     )
 

@@ -122,6 +122,7 @@ def test_rescore_scores_stored_trajectories_without_running_tools(toys, stub_fac
     assert all(r.result.score == 1.0 for r in new.values())  # "It is value-1." now passes
     changes = read_metadata(tmp_path / "fixed")["changes"]["toy.lookup"]
     assert changes == {"rollouts": 4, "changed": 2, "fail -> pass": 2}
+    assert set(eval_toys.LOOPS) == {host_loop().loop}  # rescoring, too, on the host's loop
 
 
 def test_resume_plays_again_an_episode_whose_tool_infrastructure_failed(
