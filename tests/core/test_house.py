@@ -42,6 +42,18 @@ def test_the_cache_directory_is_computed_in_one_place():
     assert mentions == ["core/paths.py"]
 
 
+def test_process_singletons_are_kept_one_way():
+    # A function rebinding a module global is a hand-rolled singleton: @process_singleton is the one way
+    # (thread-safe first build, re-entry an error, optional rebuild after fork).
+    rebinding = [
+        f"{_relative(path)}:{node.lineno}"
+        for path in SOURCES
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Global)
+    ]
+    assert rebinding == []
+
+
 def test_the_cache_directory_honours_rewardkit_cache(tmp_path, monkeypatch):
     from rewardkit.plugins.judge.cache import default_cache_path
     from rewardkit.trainer.tiny import cache_root
