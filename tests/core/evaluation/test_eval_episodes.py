@@ -69,7 +69,11 @@ def test_an_endpoint_gets_the_tools_and_the_episode_runs_to_done(toys, stub_fact
     assert len(stub.requests) == 8  # 2 samples x 2 rollouts x 2 turns
     assert all(request["tools"] == [schema] for request in stub.requests)
     # The second turn sends the call back with its id, and the result answers that id.
-    second = next(r for r in stub.requests if any(m["role"] == "tool" for m in r["messages"]))
+    second = next(
+        r
+        for r in stub.requests
+        if any(m["role"] == "tool" for m in r["messages"]) and key_of(r["messages"]) == "0"
+    )
     assert second["messages"][-2] == {"role": "assistant", "content": "", "tool_calls": [call("0")]}
     assert second["messages"][-1] == {
         "role": "tool",
