@@ -45,7 +45,7 @@ class WorkerCrashed(RuntimeError):
 
 @dataclass
 class _Call:
-    payload: bytes  # the pickled (module, qualname, args, kwargs)
+    payload: bytes  # the pickled (module, qualname, origin, args, kwargs)
     timeout: float
     future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
     on_start: Callable[[], None] | None = None
@@ -256,8 +256,8 @@ def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
     return stream
 
 
-def _target_of(fn: Callable[..., Any]) -> tuple[str, str]:
-    """(module, qualified name) of `fn`, checked to be importable in a fresh process."""
+def _target_of(fn: Callable[..., Any]) -> tuple[str, str, str | None]:
+    """(module, qualified name, the module's file) of `fn`, checked to be importable in a fresh process."""
     module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
     if module in (None, "__main__") or "<" in qualname:
         where = "in __main__" if module == "__main__" else "inside a function (or a lambda)"
@@ -270,4 +270,4 @@ def _target_of(fn: Callable[..., Any]) -> tuple[str, str]:
         found = getattr(found, part, None)
     if found is not fn:
         raise ValueError(f"{module}.{qualname} does not name {fn!r}; worker processes could not import it")
-    return (module, qualname)
+    return (module, qualname, getattr(sys.modules[module], "__file__", None))

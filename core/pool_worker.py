@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import pickle
 import signal
@@ -54,11 +55,30 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def resolve(module: str, qualname: str) -> Any:
-    target: Any = importlib.import_module(module)
+def resolve(module: str, qualname: str, origin: str | None) -> Any:
+    target: Any = _module(module, origin)
     for part in qualname.split("."):
         target = getattr(target, part)
     return target
+
+
+def _module(name: str, origin: str | None) -> Any:
+    """The caller's module `name`, from its file `origin` when the name finds another module here (a test
+    module pytest imported from its path, whose top package another installed package shadows)."""
+    try:
+        module = importlib.import_module(name)
+        if origin is None or getattr(module, "__file__", None) == origin:
+            return module
+    except ImportError:
+        if origin is None:
+            raise
+    spec = importlib.util.spec_from_file_location(name, origin)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {name} from {origin}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def main() -> None:
@@ -90,10 +110,12 @@ def _serve(inbound: IO[bytes], outbound: IO[bytes]) -> None:
         send(outbound, _answer(call, init["max_bytes"]))
 
 
-def _answer(call: tuple[str, str, tuple[Any, ...], dict[str, Any]], max_bytes: int) -> tuple[str, Any]:
-    module, qualname, args, kwargs = call
+def _answer(
+    call: tuple[str, str, str | None, tuple[Any, ...], dict[str, Any]], max_bytes: int
+) -> tuple[str, Any]:
+    module, qualname, origin, args, kwargs = call
     try:
-        value = resolve(module, qualname)(*args, **kwargs)
+        value = resolve(module, qualname, origin)(*args, **kwargs)
         size = len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     except BaseException as error:
         return ("error", _portable(error))
