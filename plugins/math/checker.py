@@ -5,10 +5,11 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from typing import Any
 
 from rewardkit.isolation import ProcessPool, WorkerCrashed
 from rewardkit.plugins.math.grader import GradeConfig, Pending, Verdict, finish, prepare
-from rewardkit.plugins.math.symbolic import symbolic_equal, warm_up
+from rewardkit.plugins.math.symbolic import symbolic_match, warm_up
 
 # Exceptions a parser may raise on a strange answer: the answer's fault, so a 0, not an infrastructure error.
 ANSWER_ERRORS = (ValueError, TypeError, ArithmeticError, RecursionError, AttributeError, NotImplementedError)
@@ -37,19 +38,22 @@ async def warm_pool() -> None:
         _warm.set()
 
 
-async def grade(gold: str, completion: str, config: GradeConfig) -> Verdict:
-    """Grade one completion; cheap cases are decided in-process, the rest in a worker under a deadline."""
-    step = prepare(gold, completion, config)
+async def grade(gold: str, completion: str, config: GradeConfig, choices: Any = None) -> Verdict:
+    """Grade one completion; cheap cases are decided in-process, the rest in a worker under a deadline.
+
+    `choices` are the sample's multiple-choice options, if any (see `choices.resolve_options`).
+    """
+    step = prepare(gold, completion, config, choices)
     if isinstance(step, Verdict):
         return step
     return await _symbolic(step, config)
 
 
 async def _symbolic(step: Pending, config: GradeConfig) -> Verdict:
-    args = (step.gold, step.pred, config.rel_tol, config.rounded_match)
+    args = (step.golds, step.preds, config.rel_tol, config.rounded_match)
     await warm_pool()
     try:
-        equal = await math_pool().run(symbolic_equal, *args, timeout=config.timeout)
+        equal = await math_pool().run(symbolic_match, *args, timeout=config.timeout)
     except TimeoutError:
         return Verdict(False, "timeout", step.extracted, step.strategy)
     except WorkerCrashed:

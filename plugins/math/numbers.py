@@ -86,3 +86,11 @@ def is_rounding_of(pred: Number, exact: Fraction | float) -> bool:
     except (ValueError, OverflowError):
         return False
     return abs(exact_fraction - pred.value) <= half_ulp
+
+
+def percent_forms(number: Number, percent: bool) -> tuple[Number, ...]:
+    """A percentage `p%` may be meant as p or as p/100 (Qwen2.5-Math's `math_equal` accepts both)."""
+    if not percent:
+        return (number,)
+    places = None if number.decimals is None else number.decimals + 2
+    return number, Number(number.value / 100, places)

@@ -11,7 +11,10 @@ from rewardkit.plugins.math.checker import grade
 from rewardkit.plugins.math.grader import GradeConfig
 
 TIMEOUT = 2.0
+# Honest symbolic work that takes far longer than TIMEOUT: a difference of two big multivariate powers.
+SLOW = "\\boxed{(x+y+z+w+1)^{16} - (x+y+z+w)^{16}}"
 ATTACKS = [
+    SLOW,
     "\\boxed{9^{9^{9^{9^{9}}}}}",
     "\\boxed{" + "(" * 10_000 + "1" + ")" * 10_000 + "}",
     "1+" * 500_000 + "1",
@@ -45,7 +48,7 @@ def test_timeout_is_enforced_from_a_plain_thread_and_a_running_loop() -> None:
     outcomes: list[str] = []
 
     def in_thread() -> None:
-        outcomes.append(asyncio.run(grade("1", "\\boxed{9^{9^{9^{9^{9}}}}}", config)).reason)
+        outcomes.append(asyncio.run(grade("1", SLOW, config)).reason)
 
     thread = threading.Thread(target=in_thread)
     start = time.perf_counter()
