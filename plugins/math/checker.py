@@ -14,7 +14,7 @@ from rewardkit.plugins.math.symbolic import symbolic_match, warm_up
 # Exceptions a parser may raise on a strange answer: the answer's fault, so a 0, not an infrastructure error.
 ANSWER_ERRORS = (ValueError, TypeError, ArithmeticError, RecursionError, AttributeError, NotImplementedError)
 
-WARM_UP_TIMEOUT = 120.0  # starting workers and importing sympy on a loaded machine; not charged to a sample
+WARM_UP_TIMEOUT = 120.0  # starting workers that import sympy is slow on a loaded machine, but not a failure
 
 _pool: ProcessPool | None = None
 _pool_lock = threading.Lock()

@@ -47,16 +47,17 @@ def option_texts(choices: Any) -> dict[str, str]:
 
 def resolve_options(gold: str, pred: str, choices: Any = None) -> bool | tuple[str, str]:
     """A verdict when both answers name a letter; otherwise the (gold, pred) texts to compare."""
-    gold_letter = bare_letter(gold)
-    labelled = labelled_option(pred)
-    pred_letter = bare_letter(pred) or (labelled[0] if labelled else None)
+    gold_letter, gold_text = _option(gold)
+    pred_letter, pred_text = _option(pred)
     if gold_letter and pred_letter:
         return gold_letter == pred_letter
     texts = option_texts(choices)
-    if gold_letter and gold_letter in texts:
-        gold = texts[gold_letter]
-    if labelled:
-        pred = labelled[1]
-    elif pred_letter and pred_letter in texts:
-        pred = texts[pred_letter]
+    gold = gold_text or (texts.get(gold_letter, gold) if gold_letter else gold)
+    pred = pred_text or (texts.get(pred_letter, pred) if pred_letter else pred)
     return gold, pred
+
+
+def _option(answer: str) -> tuple[str | None, str | None]:
+    """(letter, text) of `(B) 24`; (letter, None) of a bare `B`; (None, None) of anything else."""
+    labelled = labelled_option(answer)
+    return labelled if labelled else (bare_letter(answer), None)

@@ -21,7 +21,7 @@ _MATRIX = re.compile(r"\\(begin|end)\{[bBp]matrix\}")
 _DOUBLED = re.compile(r"(?<!\\)\\\\(?=[a-zA-Z])")
 _FRAC_ALIASES = re.compile(r"\\[dt]frac(?![a-zA-Z])")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z])")
-PERCENT = re.compile(
+_PERCENT = re.compile(
     r"\\?%|\uff05|\\percent(?![a-zA-Z])|(?<![^\W\d_])(?:percent|per\s?cent|pct)(?![^\W\d_])", re.I
 )
 _CURRENCY = re.compile(r"\\\$|\$|€|£|¥|\\(?:pounds|euro|textdollar)(?![a-zA-Z])")
@@ -68,7 +68,7 @@ def remove_units(text: str) -> str:
 
 def is_percentage(answer: str) -> bool:
     """Written as a percentage (`35%`, `35\\%`, `35 percent`): graded as 35 or as 0.35."""
-    return PERCENT.search(answer) is not None
+    return _PERCENT.search(answer) is not None
 
 
 @lru_cache(maxsize=8192)  # pure, and gold answers repeat across a group of completions
@@ -83,7 +83,7 @@ def normalize(answer: str) -> str:
     text = _MATRIX.sub(r"\\\1{pmatrix}", text)
     text = _FRAC_ALIASES.sub(r"\\frac", text)
     text = _DEGREES.sub("", text)
-    text = PERCENT.sub("", text)
+    text = _PERCENT.sub("", text)
     text = _CURRENCY.sub("", text).strip()
     text = _CURRENCY_CODE.sub("", text)
     text = remove_units(text)

@@ -1,7 +1,7 @@
 """The fast path: answers that are plain numbers are compared exactly, without sympy and without IPC.
 
-Most GSM8K answers and many MATH answers are integers, decimals or simple fractions; parsing them with
-`fractions.Fraction` takes microseconds, while a sympy round trip through a worker takes milliseconds.
+Most GSM8K answers and many MATH answers are integers, decimals or simple fractions: `fractions.Fraction`
+compares them exactly, so they need neither sympy nor a round trip to a worker process.
 """
 
 from __future__ import annotations

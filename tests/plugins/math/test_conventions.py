@@ -117,3 +117,10 @@ def test_rounded_answers_are_a_policy_off_by_default() -> None:
     assert not correct("\\frac{1}{3}", "\\boxed{0.33}")
     assert correct("\\frac{1}{3}", "\\boxed{0.33}", GradeConfig(rounded_match=True))
     assert correct("\\frac{1}{3}", "\\boxed{0.33333}")  # within the relative tolerance
+
+
+def test_a_labelled_gold_is_compared_by_letter_or_by_text() -> None:
+    assert correct("(B) 24", "<answer>(B) 24</answer>")
+    assert correct("(B) 24", "<answer>B</answer>")
+    assert correct("(B) 24", "<answer>24</answer>")
+    assert not correct("(B) 24", "<answer>(C) 36</answer>")
