@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import concurrent.futures
 import os
 import threading
 from typing import Any
@@ -18,7 +20,7 @@ WARM_UP_TIMEOUT = 120.0  # starting workers that import sympy is slow on a loade
 
 _pool: ProcessPool | None = None
 _pool_lock = threading.Lock()
-_warm = threading.Event()
+_warm_up: concurrent.futures.Future[None] | None = None
 
 
 def math_pool() -> ProcessPool:
@@ -32,10 +34,19 @@ def math_pool() -> ProcessPool:
 
 
 async def warm_pool() -> None:
-    """Start the workers once, so the first sample's deadline is not spent importing sympy."""
-    if not _warm.is_set():
-        await math_pool().run(warm_up, timeout=WARM_UP_TIMEOUT)
-        _warm.set()
+    """Wait until a worker has imported sympy. Every caller waits on the same warm-up, started once, and
+    a caller that gives up (its deadline) leaves it running for the others."""
+    await asyncio.shield(asyncio.wrap_future(_warm_up_started()))
+
+
+def _warm_up_started() -> concurrent.futures.Future[None]:
+    global _warm_up
+    pool = math_pool()
+    with _pool_lock:
+        failed = _warm_up is not None and _warm_up.done() and (_warm_up.cancelled() or _warm_up.exception())
+        if _warm_up is None or failed:
+            _warm_up = pool.submit(warm_up, timeout=WARM_UP_TIMEOUT)
+        return _warm_up
 
 
 async def grade(gold: str, completion: str, config: GradeConfig, choices: Any = None) -> Verdict:

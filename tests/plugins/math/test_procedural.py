@@ -23,7 +23,7 @@ def test_same_seed_same_problems_other_seed_other_problems() -> None:
 def test_train_is_infinite_and_lazy_size_makes_it_finite() -> None:
     env = rewardkit.load_environment("math.procedural")
     stream = env.dataset("train")
-    assert len(list(itertools.islice(stream, 5000))) == 5000
+    assert len(list(itertools.islice(stream, 2000))) == 2000
     assert len(list(rewardkit.load_environment("math.procedural", size=7).dataset("train"))) == 7
     assert len(list(env.dataset("test"))) == 200
 
