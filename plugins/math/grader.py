@@ -97,8 +97,15 @@ class Verdict:
             "verdict": self.reason,
             "extracted": self.extracted,
             "strategy": self.strategy,
-            "parsed_answer": self.extracted,
+            "parsed_answer": None if self.extracted is None else canonical_answer(self.extracted),
         }
+
+
+def canonical_answer(answer: str) -> str:
+    """The form answers are compared in, for votes (maj@k): `14 dollars`, `$14` and `14.0` are all `14`."""
+    text = normalize(answer)
+    number = parse_number(text)
+    return text if number is None else str(number.value)
 
 
 @dataclass(frozen=True)

@@ -124,3 +124,12 @@ def test_a_labelled_gold_is_compared_by_letter_or_by_text() -> None:
     assert correct("(B) 24", "<answer>B</answer>")
     assert correct("(B) 24", "<answer>24</answer>")
     assert not correct("(B) 24", "<answer>(C) 36</answer>")
+
+
+def test_the_parsed_answer_for_votes_is_in_compared_form() -> None:
+    def parsed(completion: str) -> object:
+        return grade_in_process("14", completion, CONFIG, symbolic_match).info()["parsed_answer"]
+
+    assert {parsed(f"<answer>{a}</answer>") for a in ["14 dollars", "$14", "14.0", "14"]} == {"14"}
+    assert parsed("\\boxed{\\dfrac{1}{2}}") == "1/2" == parsed("\\boxed{0.5}")
+    assert parsed("no answer here") is None
