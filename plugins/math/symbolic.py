@@ -44,11 +44,14 @@ def symbolic_equal(gold: str, pred: str, rel_tol: float, rounded_match: bool) ->
     from math_verify import verify
 
     from rewardkit.plugins.math.giants import without_giants
+    from rewardkit.plugins.math.probe import clearly_different
 
     _silence_timeout_notice()
 
     gold_parsed, pred_parsed = without_giants(list(parse_answer(gold)), list(parse_answer(pred)))
     if not gold_parsed or not pred_parsed:
+        return False
+    if not rounded_match and clearly_different(gold_parsed[0], pred_parsed[0], rel_tol):
         return False
     if verify(gold_parsed, pred_parsed, timeout_seconds=None):
         return True

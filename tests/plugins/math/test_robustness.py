@@ -11,8 +11,9 @@ from rewardkit.plugins.math.checker import _warm_up_started, grade, warm_pool
 from rewardkit.plugins.math.grader import GradeConfig
 
 TIMEOUT = 2.0
-# Honest symbolic work that takes far longer than TIMEOUT: a difference of two big multivariate powers.
-SLOW = "\\boxed{(x+y+z+w+1)^{16} - (x+y+z+w)^{16}}"
+# Honest symbolic work that takes far longer than TIMEOUT: simplifying a difference of big multivariate
+# powers (the decimal keeps the quick numeric check out of it).
+SLOW = "\\boxed{(x+y+z+w+1.5)^{16} - (x+y+z+w)^{16}}"
 ATTACKS = [
     "\\boxed{9^{9^{9^{9^{9}}}}}",
     "\\boxed{" + "(" * 10_000 + "1" + ")" * 10_000 + "}",
