@@ -35,7 +35,7 @@ class GradedEnv(Environment):
         return None if sample.answer is None else reference_completion(str(sample.answer))
 
     async def score(self, sample: Sample, completion: str) -> RewardResult:
-        return await score_answer(sample, completion, self.config.grading, self.config.prompt.instructions())
+        return await score_answer(sample, completion, self.config.grading)
 
     def metadata(self) -> EnvMetadata:
         timeout = self.config.grading.timeout + STARTUP_ALLOWANCE

@@ -24,10 +24,6 @@ class PromptConfig(BaseModel):
     system_prompt: str | None = Field(R1_SYSTEM_PROMPT, description="system message; null for none")
     template: str = Field(DEFAULT_TEMPLATE, description="user message; {question} is replaced")
 
-    def instructions(self) -> str:
-        """The system message and the template without a question: what the model is told about format."""
-        return "\n".join(part for part in (self.system_prompt, self.template) if part)
-
 
 def build_prompt(question: str, config: PromptConfig) -> list[Message]:
     messages = [system(config.system_prompt)] if config.system_prompt else []

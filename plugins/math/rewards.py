@@ -19,17 +19,16 @@ async def accuracy(sample: Sample, completion: str, **grading: Any) -> RewardRes
     return await score_answer(sample, completion, config)
 
 
-async def score_answer(
-    sample: Sample, completion: str, config: GradeConfig, default_prompt: str | None = None
-) -> RewardResult:
+async def score_answer(sample: Sample, completion: str, config: GradeConfig) -> RewardResult:
     """Grade `completion` against `sample.answer`.
 
-    The last-number policy follows the prompt the model saw: the sample's own, else `default_prompt` (the
-    environment's template). Multiple-choice options come from `sample.info["choices"]` or `["options"]`.
+    The last-number policy follows the prompt the model saw (`sample.prompt`; a sample without one, as in a
+    `rewardkit score` row without `prompt`, keeps the fallback). Multiple-choice options come from
+    `sample.info["choices"]` or `sample.info["options"]`.
     """
     if sample.answer is None:
         return RewardResult(score=None)
-    config = config.for_prompt(prompt_text(sample.prompt) or default_prompt)
+    config = config.for_prompt(prompt_text(sample.prompt) or None)
     choices = sample.info.get("choices", sample.info.get("options"))
     verdict = await grade(str(sample.answer), completion, config, choices)
     return RewardResult(score=1.0 if verdict.correct else 0.0, info=verdict.info())

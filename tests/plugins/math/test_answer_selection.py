@@ -123,9 +123,12 @@ def test_last_number_fallback_is_off_for_prompts_that_ask_for_a_marked_answer() 
 def test_environments_apply_the_policy_from_the_prompt_the_model_saw() -> None:
     plain = rewardkit.load_environment("math", prompt={"system_prompt": None, "template": "{question}"})
     tagged = rewardkit.load_environment("math")
-    sample = rewardkit.Sample(id="s", prompt=[], answer="84")
+    eggs = 1  # "A box holds 12 eggs. How many eggs are in 7 boxes?" (84)
     completion = "Seven boxes of 12 eggs hold 84 eggs"
+    for env, score in [(tagged, 0.0), (plain, 1.0)]:
+        sample = list(env.dataset("train"))[eggs]
+        with rewardkit.Scorer(env) as scorer:
+            assert scorer.score_sync(sample, completion).score == score, env.config.prompt
+    unknown_prompt = rewardkit.Sample(id="row", prompt=[], answer="84")  # a `score` row without a prompt
     with rewardkit.Scorer(tagged) as scorer:
-        assert scorer.score_sync(sample, completion).score == 0.0
-    with rewardkit.Scorer(plain) as scorer:
-        assert scorer.score_sync(sample, completion).score == 1.0
+        assert scorer.score_sync(unknown_prompt, completion).score == 1.0
