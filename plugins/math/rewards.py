@@ -28,13 +28,13 @@ async def score_answer(sample: Sample, completion: str, config: GradeConfig) -> 
     """
     if sample.answer is None:
         return RewardResult(score=None)
-    config = config.for_prompt(prompt_text(sample.prompt) or None)
+    config = config.for_prompt(_prompt_text(sample.prompt) or None)
     choices = sample.info.get("choices", sample.info.get("options"))
     verdict = await grade(str(sample.answer), completion, config, choices)
     return RewardResult(score=1.0 if verdict.correct else 0.0, info=verdict.info())
 
 
-def prompt_text(messages: Sequence[Message]) -> str:
+def _prompt_text(messages: Sequence[Message]) -> str:
     return "\n".join(str(message.get("content") or "") for message in messages or ())
 
 
