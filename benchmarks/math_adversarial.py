@@ -1,7 +1,10 @@
 """Adversarial answers: how long each takes alone, and whether, scored 16 at a time among correct rows,
 any correct row turns into an error or a wrong score (a slow row may time out; its neighbours may not).
 
-Run: .venv/bin/python benchmarks/math_adversarial.py [--timeout 3] [--part alone|batch]
+`--deadline S` sets the batch's per-sample deadline (default: the environment's), which shows whether a
+correct row was spoiled by the grader or by waiting for a worker.
+
+Run: .venv/bin/python benchmarks/math_adversarial.py [--timeout 3] [--deadline S] [--part alone|batch]
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def alone(timeout: float) -> None:
     print(f"alone: worst case {worst:.2f}s with timeout {timeout:g}s (limit {timeout + 1:g}s): {status}")
 
 
-def batch(timeout: float) -> None:
+def batch(timeout: float, deadline: float | None = None) -> None:
     """Every attack once per 16-row chunk, among correct sympy-heavy rows, at the CLI's concurrency 16."""
     correct = [row for row in symbolic_rows(120) if row["expected"]]
     attacks = list(ATTACKS.values())[:5]  # the ones that reach the worker, not the ones cut off early
@@ -63,7 +66,10 @@ def batch(timeout: float) -> None:
         rows.append({"id": row["id"], "answer": row["answer"], "completion": row["completion"]})
         kinds.append("correct")
     start = time.perf_counter()
-    scored, _ = score_with_cli(rows, "math", "--concurrency", "16", "--set", f"grading.timeout={timeout}")
+    extra = ("--timeout", str(deadline)) if deadline else ()
+    scored, _ = score_with_cli(
+        rows, "math", "--concurrency", "16", "--set", f"grading.timeout={timeout}", *extra
+    )
     elapsed = time.perf_counter() - start
     outcome: Counter[tuple[str, str]] = Counter()
     for kind, row in zip(kinds, scored, strict=True):
@@ -79,10 +85,14 @@ def batch(timeout: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--timeout", type=float, default=3.0, help="grading.timeout in seconds")
+    parser.add_argument("--deadline", type=float, help="the batch's per-sample deadline in seconds")
     parser.add_argument("--part", choices=["alone", "batch"], action="append")
     args = parser.parse_args()
     for part in args.part or ["alone", "batch"]:
-        {"alone": alone, "batch": batch}[part](args.timeout)
+        if part == "alone":
+            alone(args.timeout)
+        else:
+            batch(args.timeout, args.deadline)
 
 
 if __name__ == "__main__":
