@@ -1,4 +1,4 @@
-"""Telling a wrong answer apart cheaply: two exact expressions that take different values at a few points
+"""Telling a wrong answer apart cheaply: two expressions that take different values at a few points
 cannot be equal, and evaluating them is far cheaper than the simplification that would otherwise try, and
 fail, to prove their difference zero. Runs in the worker process (imports sympy).
 """
@@ -16,10 +16,10 @@ MIN_GAP = 1e-9  # relative; far above the error of a 30-digit evaluation
 
 
 def clearly_different(gold: Any, pred: Any, rel_tol: float) -> bool:
-    """True only when both are exact expressions (no floats, no text-like symbol products) whose values
+    """True only when both are expressions (not sets, relations or text-like symbol products) whose values
     differ by more than `rel_tol` (the tolerance the grader accepts) at each of a few integer points;
     False means "ask the symbolic comparison"."""
-    if not all(_exact_expression(x) for x in (gold, pred)):
+    if not all(_expression(x) for x in (gold, pred)):
         return False
     symbols = sorted(gold.free_symbols | pred.free_symbols, key=str)
     rng = random.Random(0)  # the same points every time: grading stays deterministic
@@ -34,9 +34,9 @@ def clearly_different(gold: Any, pred: Any, rel_tol: float) -> bool:
     return True
 
 
-def _exact_expression(expr: Any) -> bool:
-    if not isinstance(expr, sympy.Expr) or expr.has(sympy.Float):
-        return False  # sets, relations, matrices and decimals have comparison rules of their own
+def _expression(expr: Any) -> bool:
+    if not isinstance(expr, sympy.Expr):
+        return False  # sets, relations and matrices have comparison rules of their own
     # `\text{answer}` and `answer` (a product of letters) are the same text to math-verify.
     return not (expr.is_Symbol or (expr.is_Mul and all(arg.is_Symbol for arg in expr.args)))
 

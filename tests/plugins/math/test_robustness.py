@@ -12,8 +12,8 @@ from rewardkit.plugins.math.grader import GradeConfig
 
 TIMEOUT = 2.0
 # Honest symbolic work that takes far longer than TIMEOUT: simplifying a difference of big multivariate
-# powers (the decimal keeps the quick numeric check out of it).
-SLOW = "\\boxed{(x+y+z+w+1.5)^{16} - (x+y+z+w)^{16}}"
+# powers, in a set: sets are compared by math-verify alone, without the quick numeric check.
+SLOW = "\\boxed{\\{(x+y+z+w+1.5)^{16} - (x+y+z+w)^{16}\\}}"
 ATTACKS = [
     "\\boxed{9^{9^{9^{9^{9}}}}}",
     "\\boxed{" + "(" * 10_000 + "1" + ")" * 10_000 + "}",
