@@ -35,6 +35,7 @@ from rewardkit.trainer.episodes.step import EpisodeStep, has_episodes
 from rewardkit.trainer.evaluation import evaluate_during_training
 from rewardkit.trainer.generation import Completions, SamplingSpec, make_backend
 from rewardkit.trainer.generation.stops import stop_token_ids
+from rewardkit.trainer.generation.weight_sync import PolicyWeights
 from rewardkit.trainer.loss import (
     StepTotals,
     aggregate,
@@ -432,7 +433,7 @@ class GRPOTrainer:
     def _sync_weights(self) -> None:
         # Pushed before the engine is next used, i.e. once after each optimizer step that precedes a rollout.
         if self._weights_stale and self.backend.name != "transformers":
-            self.backend.sync_weights(self._unwrapped())
+            self.backend.sync_weights(PolicyWeights(self._unwrapped(), self.model))
         self._weights_stale = False
 
     @torch.no_grad()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from rewardkit.trainer.config import TrainConfig
+    from rewardkit.trainer.generation.weight_sync import PolicyWeights
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class GenerationBackend(Protocol):
     def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
         """Sample `n` completions of each tokenised prompt. `seed` makes the draw reproducible on resume."""
 
-    def sync_weights(self, model: Any) -> None:
-        """Make the engine generate with `model`'s current weights."""
+    def sync_weights(self, weights: PolicyWeights) -> None:
+        """Make the engine generate with the policy's current weights (a collective under sharding)."""
 
     def close(self) -> None: ...
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from rewardkit.trainer.config import VllmConfig
 from rewardkit.trainer.generation.base import Completions, SamplingSpec
-from rewardkit.trainer.models import merged_state_dict
+from rewardkit.trainer.generation.weight_sync import PolicyWeights
 
 
 def _prepare_environment(config: VllmConfig) -> None:
@@ -52,10 +51,9 @@ class VllmBackend:
         )
         torch.set_num_threads(threads)
 
-    def sync_weights(self, model: Any) -> None:
-        weights = list(merged_state_dict(model).items())
+    def sync_weights(self, weights: PolicyWeights) -> None:
         self.llm.collective_rpc(
-            "reload_weights", kwargs={"weights_iterator": weights, "is_checkpoint_format": True}
+            "reload_weights", kwargs={"weights_iterator": iter(weights), "is_checkpoint_format": True}
         )
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
 
