@@ -50,7 +50,13 @@ class GenerationBackend(Protocol):
     def close(self) -> None: ...
 
 
-def make_backend(config: TrainConfig, model: Any, tokenizer: Any, model_dir: str) -> GenerationBackend:
+def make_backend(
+    config: TrainConfig, model: Any, tokenizer: Any, model_dir: str, rank: int = 0
+) -> GenerationBackend:
+    if config.generation.backend == "vllm" and config.generation.vllm.mode == "server":
+        from rewardkit.trainer.generation.vllm_server import VllmServerBackend
+
+        return VllmServerBackend(config.generation.vllm, rank)
     if config.generation.backend == "vllm":
         from rewardkit.trainer.generation.vllm_engine import VllmBackend
 

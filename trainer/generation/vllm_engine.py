@@ -71,6 +71,7 @@ class VllmBackend:
                         top_p=1.0 if spec.greedy else spec.top_p,
                         top_k=0 if spec.greedy or spec.top_k == 0 else spec.top_k,
                         max_tokens=spec.max_new_tokens,
+                        ignore_eos=True,  # exactly the trainer's stop set: vLLM adds no eos of its own
                         stop_token_ids=list(spec.stop_token_ids),
                         stop=list(spec.stop_strings),
                         include_stop_str_in_output=True,
