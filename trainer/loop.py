@@ -127,7 +127,11 @@ class GRPOTrainer:
         if checkpoint is not None and state is not None:
             self._restore(state, checkpoint)
         self.backend = make_backend(
-            config, self._unwrapped(), self.tokenizer, self.models.source_dir, self.accelerator.process_index
+            config,
+            self._generation_model(),
+            self.tokenizer,
+            self.models.source_dir,
+            self.accelerator.process_index,
         )
         self.episodes = EpisodeStep(self) if has_episodes(self.slots) else None  # multi-turn environments
         self.policy_weights = PolicyWeights(self._unwrapped(), self.model)
@@ -175,6 +179,13 @@ class GRPOTrainer:
 
     def _unwrapped(self) -> Any:
         return self.accelerator.unwrap_model(self.model)
+
+    def _generation_model(self) -> Any:
+        """The module the transformers backend calls: the unwrapped policy, except under FSDP1, whose root
+        wrapper owns parameters (embeddings, final norm, head) that only its own forward gathers."""
+        from torch.distributed.fsdp import FullyShardedDataParallel
+
+        return self.model if isinstance(self.model, FullyShardedDataParallel) else self._unwrapped()
 
     # -- the loop ----------------------------------------------------------------------------------
     def train(self) -> TrainResult:
