@@ -90,3 +90,27 @@ def test_lora_pushes_merged_weights_and_leaves_the_trained_ones_untouched(tiny_d
 )
 def test_wrapper_segments_leave_the_names(raw, clean):
     assert checkpoint_name(raw) == clean
+
+
+@pytest.mark.parametrize("kind", ["full", "lora"])
+def test_fsdp2_shards_gather_to_the_unsharded_weights(tiny_dir, tmp_path, kind):
+    """Two CPU processes (gloo) hold FSDP2 shards; every process gathers; LoRA is merged from shards too."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rk_trainer_toys import free_port
+
+    script = Path(__file__).with_name("sharded_weights_script.py")
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    command += ["--master_port", str(free_port()), str(script), str(tmp_path), str(tiny_dir), kind]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((tmp_path / f"{kind}.json").read_text()) == {
+        "sharded": True,
+        "names": True,
+        "equal": True,
+    }

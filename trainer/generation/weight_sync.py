@@ -41,9 +41,10 @@ class PolicyWeights:
         self._buffers: list[str] | None = None
 
     def __iter__(self) -> Iterator[tuple[str, torch.Tensor]]:
+        buffers = self._persistent_buffers()  # before gathering: FSDP1 builds no state dict while summoned
         with _fsdp1_full_parameters(self.wrapped), torch.no_grad():
             lora = _lora_layers(self.model)
-            for raw, tensor in self._tensors():
+            for raw, tensor in self._tensors(buffers):
                 name = checkpoint_name(raw)
                 if name is None:
                     continue
@@ -54,10 +55,10 @@ class PolicyWeights:
                         full = full + _lora_delta(layer).to(full.dtype)
                     yield name, full.detach()
 
-    def _tensors(self) -> Iterator[tuple[str, torch.Tensor]]:
+    def _tensors(self, persistent: list[str]) -> Iterator[tuple[str, torch.Tensor]]:
         yield from self.model.named_parameters()  # each shared (tied) parameter once
         buffers = dict(self.model.named_buffers())
-        for name in self._persistent_buffers():
+        for name in persistent:
             yield name, buffers[name]
 
     def _persistent_buffers(self) -> list[str]:
