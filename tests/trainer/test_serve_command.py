@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from rewardkit.trainer.generation import serve
@@ -43,9 +44,18 @@ def test_without_vllm_the_command_says_what_to_install(monkeypatch):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.vllm
-@pytest.mark.parametrize("choice", ["nccl", "file"])
-def test_the_weight_transfer_can_be_chosen(choice):
-    pytest.importorskip("vllm")
-    expected = {"nccl": "nccl", "file": "rewardkit-file"}[choice]
-    assert serve.transfer_backend(choice) == expected
+def test_the_weight_transfer_can_be_chosen():
+    assert serve.transfer_backend("nccl") == "nccl"
+    assert serve.transfer_backend("file") == "rewardkit-file"
+    assert serve.transfer_backend("auto") == ("nccl" if torch.cuda.is_available() else "rewardkit-file")
+
+
+def test_a_dry_run_prints_the_command_and_starts_nothing(monkeypatch, tiny_dir):
+    from rewardkit.cli.main import cli
+
+    monkeypatch.setattr(serve, "transfer_backend", lambda choice: "rewardkit-file")
+    monkeypatch.setattr(serve.os, "execve", lambda *a: pytest.fail("a dry run must not exec vLLM"))
+    result = CliRunner().invoke(cli, ["vllm-serve", "tiny://qwen2?hidden=64&layers=2", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("VLLM_SERVER_DEV_MODE=1 python -m vllm.entrypoints.openai.api_server")
+    assert f"--model {tiny_dir}" in result.output  # tiny:// resolved to the built folder

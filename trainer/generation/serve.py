@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+# The weight-transfer backend vllm_transfer.py registers (named here, where importing costs nothing).
+FILE_TRANSFER = "rewardkit-file"
 
 
 @dataclass
@@ -39,15 +43,13 @@ class ServeOptions:
 
 
 def transfer_backend(choice: str) -> str:
-    from rewardkit.trainer.generation.vllm_transfer import BACKEND as FILE
-
     if choice == "file":
-        return FILE
+        return FILE_TRANSFER
     if choice == "nccl":
         return "nccl"
     import torch
 
-    return "nccl" if torch.cuda.is_available() else FILE
+    return "nccl" if torch.cuda.is_available() else FILE_TRANSFER
 
 
 def command(options: ServeOptions) -> list[str]:
@@ -95,12 +97,16 @@ def environment(options: ServeOptions) -> dict[str, str]:
     return env
 
 
-def serve(options: ServeOptions) -> None:
+def serve(options: ServeOptions, dry_run: bool = False) -> None:
     """Resolve the model and become the vLLM server process (signals and exit code are vLLM's)."""
     from rewardkit.tiny import is_tiny, resolve_tiny
 
     if is_tiny(options.model):
         options.model = str(resolve_tiny(options.model))
     cmd = command(options)
-    print("rewardkit vllm-serve: " + " ".join(cmd[1:]), file=sys.stderr, flush=True)
+    line = "VLLM_SERVER_DEV_MODE=1 " + shlex.join(["python", *cmd[1:]])
+    if dry_run:
+        print(line)
+        return
+    print(f"rewardkit vllm-serve: {line}", file=sys.stderr, flush=True)
     os.execve(sys.executable, cmd, environment(options))

@@ -30,7 +30,7 @@ from vllm.distributed.weight_transfer.base import (
     WeightTransferUpdateInfo,
 )
 
-BACKEND = "rewardkit-file"
+from rewardkit.trainer.generation.serve import FILE_TRANSFER as BACKEND
 
 
 def register() -> None:
