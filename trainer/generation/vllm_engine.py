@@ -27,6 +27,16 @@ def _prepare_environment(config: VllmConfig) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
 
 
+def _executor() -> str | None:
+    """With several training processes on GPUs, each process's engine must sit on that process's GPU:
+    vLLM's `external_launcher` takes it from the launcher's LOCAL_RANK (its default executor would put
+    every engine on the first GPU). One process, or CPUs: vLLM's default."""
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    if distributed and torch.distributed.get_world_size() > 1 and torch.cuda.is_available():
+        return "external_launcher"
+    return None
+
+
 class VllmBackend:
     name = "vllm"
 
@@ -48,6 +58,7 @@ class VllmBackend:
             skip_tokenizer_init=not stop_strings,
             # Log-probs of the distribution actually sampled from (convention: generation/sampling.py).
             logprobs_mode="processed_logprobs",
+            distributed_executor_backend=_executor(),
         )
         torch.set_num_threads(threads)
 
