@@ -506,6 +506,8 @@ class GRPOTrainer:
     def _sync_weights(self) -> None:
         # Pushed before the engine is next used, i.e. once after each optimizer step that precedes a rollout.
         if self._weights_stale and self.backend.name != "transformers":
+            if self._ahead is not None:
+                self._ahead.wait()  # never change the weights under a rollout generating ahead
             self.backend.sync_weights(self.policy_weights)
         self._weights_stale = False
 

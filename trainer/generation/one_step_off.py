@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -25,10 +25,14 @@ class OneStepOff(Generic[T]):
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rk-generate-ahead")
         self.future: Future[T] | None = None
         self.data_state: dict[str, Any] = {}
-        self.policy_step = 0
 
     def start(self, generate: Callable[..., T], *args: Any) -> None:
         self.future = self.pool.submit(generate, *args)
+
+    def wait(self) -> None:
+        """Until the rollout generating ahead is complete (its result stays to be taken)."""
+        if self.future is not None:
+            wait([self.future])
 
     def result(self) -> tuple[T, float]:
         """The rollout generated ahead, and how long the trainer waited for it."""
