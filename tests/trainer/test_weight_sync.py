@@ -1,6 +1,8 @@
 """What a weight push sends: exactly what a saved checkpoint holds (tied weights once, no non-persistent
 buffers, LoRA merged without touching the trained weights)."""
 
+import os
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -114,3 +116,22 @@ def test_fsdp2_shards_gather_to_the_unsharded_weights(tiny_dir, tmp_path, kind):
         "names": True,
         "equal": True,
     }
+
+
+def test_weight_files_of_killed_trainers_are_removed(tmp_path):
+    pytest.importorskip("vllm")
+    import subprocess
+    import sys
+
+    from rewardkit.trainer.generation.vllm_transfer import PREFIX, remove_orphans
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    orphan = tmp_path / f"{PREFIX}{int(dead.stdout)}-abc"
+    live = tmp_path / f"{PREFIX}{os.getpid()}-def"
+    for folder in (orphan, live):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"x")
+    remove_orphans(str(tmp_path))
+    assert not orphan.exists() and live.exists()

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from vllm.distributed.weight_transfer import (
@@ -43,8 +45,29 @@ def register() -> None:
             factory.register_engine(BACKEND, engine)  # type: ignore[arg-type]
 
 
+PREFIX = "rewardkit-weights-"  # then the sending process's id: a folder left by a killed run is found
+
+
 def default_directory() -> str:
     return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+
+
+def remove_orphans(directory: str) -> None:
+    """Delete weight files that a killed trainer (kill -9 during a push) left in shared memory."""
+    for entry in Path(directory).glob(f"{PREFIX}*"):
+        pid = entry.name.removeprefix(PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 @dataclass
@@ -111,6 +134,7 @@ class FileTrainerWeightTransferEngine(TrainerWeightTransferEngine[FileTrainerIni
         engine = cls(client=client, source=source, is_sender=init_info.is_sender)
         engine.directory = init_info.directory or default_directory()
         if engine.is_sender:
+            remove_orphans(engine.directory)
             client.init_weight_transfer_engine({})
         return engine
 
@@ -122,7 +146,7 @@ class FileTrainerWeightTransferEngine(TrainerWeightTransferEngine[FileTrainerIni
             for _ in self.source:  # take part in the gathers
                 pass
             return
-        with tempfile.TemporaryDirectory(prefix="rewardkit-weights-", dir=self.directory) as folder:
+        with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-", dir=self.directory) as folder:
             path = os.path.join(folder, "model.safetensors")
             save_file({name: tensor.contiguous() for name, tensor in self.source}, path)
             self.client.start_weight_update()
