@@ -12,8 +12,10 @@
 
 Each side runs in its own subprocess (so peak RSS is its own), with the same model, reward, prompts, batch,
 group size, lengths, learning rate, fp32, loss (dapo), beta 0 and thread count. Seconds per step are the
-median over the steps after the first two (warm-up). Absolute times drift on a shared machine; compare the
-ratios, which are measured in the same run; `--repeats` alternates the sides and prints the median ratio.
+median over the steps after the first two (warm-up), in wall time and in the process's CPU time (which other
+processes on a shared machine hardly move; with vLLM server mode it leaves out the server's). Absolute times
+drift on a shared machine; compare the ratios, which are measured in the same run; `--repeats` alternates
+the sides and prints the median ratios.
 Only TRL's vLLM colocate mode runs under a one-process torch.distributed (its engine needs it); otherwise
 no RANK / WORLD_SIZE is set, so TRL does not wrap its model in single-process DDP.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import resource
@@ -51,10 +54,11 @@ def prompts(n: int = 64) -> list[str]:
 
 
 # -- rewardkit side ------------------------------------------------------------------------------------
-def run_rewardkit(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float, float]]:
+def run_rewardkit(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float, float, float]]:
     import rewardkit as rk
     from rewardkit.host import PluginHost
-    from rewardkit.trainer import train
+    from rewardkit.trainer.config import parse_config
+    from rewardkit.trainer.loop import GRPOTrainer
 
     class Tags(rk.Environment):
         name = "bench.tags"
@@ -83,8 +87,26 @@ def run_rewardkit(args: argparse.Namespace, out_dir: str) -> list[tuple[float, f
         "logging": {"progress": False, "tensorboard": False},
         "checkpoint": {"save_final": False},
     }
-    result = train(config, host=host)
-    return [(row["time/step"], row["reward/mean"], row["tokens_generated"]) for row in result.history]
+    cpu: list[float] = []
+
+    class Timed(GRPOTrainer):
+        def optimize(self, *a, **k):  # one optimizer step ends here
+            out = super().optimize(*a, **k)
+            cpu.append(time.process_time())
+            return out
+
+    result = Timed(parse_config(config), host=host).train()
+    rows = result.history
+    return [
+        (row["time/step"], row["reward/mean"], row["tokens_generated"], spent)
+        for row, spent in zip(rows, _cpu_per_step(cpu), strict=True)
+    ]
+
+
+def _cpu_per_step(ends: list[float]) -> list[float]:
+    """CPU seconds of this process per step (from one step's end to the next): unlike wall time, hardly
+    moved by other processes on a shared machine. The first step's is NaN (no start mark)."""
+    return [float("nan"), *(b - a for a, b in itertools.pairwise(ends))]
 
 
 def _rewardkit_generation(args: argparse.Namespace) -> dict:
@@ -97,7 +119,7 @@ def _rewardkit_generation(args: argparse.Namespace) -> dict:
 
 
 # -- TRL side ------------------------------------------------------------------------------------------
-def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float, float]]:
+def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float, float, float]]:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
@@ -117,6 +139,7 @@ def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float, 
 
     times: list[float] = []
     tokens: list[float] = []
+    cpu: list[float] = []
 
     class Clock(TrainerCallback):
         """Wall clock from one step's end to the next, as rewardkit's `time/step` is taken: the Trainer
@@ -130,6 +153,7 @@ def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float, 
             now = time.perf_counter()
             times.append(now - self.last)
             self.last = now
+            cpu.append(time.process_time())
 
         def on_log(self, args_, state, control, logs=None, **k):
             if logs and "completions/mean_length" in logs:
@@ -174,7 +198,7 @@ def run_trl(args: argparse.Namespace, out_dir: str) -> list[tuple[float, float, 
         callbacks=[Clock()],
     )
     trainer.train()
-    return list(zip(times, rewards, tokens, strict=False))
+    return list(zip(times, rewards, tokens, _cpu_per_step(cpu), strict=False))
 
 
 def _push_trl_weights_like_vllm_cpu_needs() -> None:
@@ -236,6 +260,7 @@ def measure(side: str, model: str, args: argparse.Namespace) -> dict:
     result["s_per_step"] = statistics.median(row[0] for row in timed) if timed else float("nan")
     seconds = sum(row[0] for row in timed)
     result["tokens_per_s"] = sum(row[2] for row in timed) / seconds if seconds else float("nan")
+    result["cpu_s_per_step"] = statistics.median(row[3] for row in timed) if timed else float("nan")
     result["wall_s"] = time.perf_counter() - started
     return result
 
@@ -272,13 +297,15 @@ def report(sides: tuple[str, str], ours: dict, peer: dict) -> None:
             continue
         curve = " ".join(f"{row[1]:.2f}" for row in res["rows"])
         print(
-            f"{name:17s} {res['s_per_step']:.3f} s/step  {res['tokens_per_s']:.0f} tokens/s  "
+            f"{name:17s} {res['s_per_step']:.3f} s/step ({res['cpu_s_per_step']:.3f} CPU s)  "
+            f"{res['tokens_per_s']:.0f} tokens/s  "
             f"peak RSS {res['peak_rss_gb']:.2f} GB{_gpu(res)}  wall {res['wall_s']:.0f}s\n"
             f"  reward per step: {curve}"
         )
     if "error" not in ours and "error" not in peer:
         print(
-            f"ratio {sides[0]}/{sides[1]}: step time {ours['s_per_step'] / peer['s_per_step']:.2f}x, "
+            f"ratio {sides[0]}/{sides[1]}: step time {ours['s_per_step'] / peer['s_per_step']:.2f}x "
+            f"(CPU time {ours['cpu_s_per_step'] / peer['cpu_s_per_step']:.2f}x), "
             f"peak RSS {ours['peak_rss_gb'] / peer['peak_rss_gb']:.2f}x"
         )
 
@@ -335,12 +362,14 @@ def main() -> None:
             if args.repeats > 1:
                 print(f"-- run {repeat} of {args.repeats} (seed {args.seed + repeat - 1})")
             report(sides, ours, peer)
-        ratios = [rk["s_per_step"] / trl["s_per_step"] for rk, trl in runs if "error" not in rk | trl]
-        if len(ratios) > 1:
-            print(
-                f"step-time ratio over {len(ratios)} runs: median {statistics.median(ratios):.2f}x, "
-                f"range {min(ratios):.2f}-{max(ratios):.2f}x"
-            )
+        done = [(a, b) for a, b in runs if "error" not in a | b]
+        for label, key in (("step-time", "s_per_step"), ("CPU-time", "cpu_s_per_step")):
+            ratios = [a[key] / b[key] for a, b in done]
+            if len(ratios) > 1:
+                print(
+                    f"{label} ratio over {len(ratios)} runs: median {statistics.median(ratios):.2f}x, "
+                    f"range {min(ratios):.2f}-{max(ratios):.2f}x"
+                )
         summarise_rewards(sides, runs)
     return None
 
