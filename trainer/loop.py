@@ -34,7 +34,9 @@ from rewardkit.trainer.envs import build_slots
 from rewardkit.trainer.episodes.step import EpisodeStep, has_episodes
 from rewardkit.trainer.evaluation import evaluate_during_training
 from rewardkit.trainer.generation import Completions, SamplingSpec, make_backend
+from rewardkit.trainer.generation.one_step_off import OneStepOff
 from rewardkit.trainer.generation.stops import stop_token_ids
+from rewardkit.trainer.generation.weight_sync import PolicyWeights
 from rewardkit.trainer.loss import (
     StepTotals,
     aggregate,
@@ -64,6 +66,19 @@ class Rollout:
     results: list[RewardResult]
     batch: RolloutBatch
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Generated:
+    """A rollout's completions before scoring finishes (scoring runs in the background meanwhile)."""
+
+    prompts: list[Prompt]  # this process's unique prompts
+    prompt_ids: list[list[int]]
+    completions: Completions
+    texts: list[str]
+    pending: PendingRewards
+    seconds: float  # wall time of the generation
+    policy_step: int  # optimizer steps taken by the weights that generated it
 
 
 @dataclass
@@ -114,9 +129,18 @@ class GRPOTrainer:
         self.step = 0
         if checkpoint is not None and state is not None:
             self._restore(state, checkpoint)
-        self.backend = make_backend(config, self._unwrapped(), self.tokenizer, self.models.source_dir)
+        self.backend = make_backend(
+            config,
+            self._generation_model(),
+            self.tokenizer,
+            self.models.source_dir,
+            self.accelerator.process_index,
+        )
         self.episodes = EpisodeStep(self) if has_episodes(self.slots) else None  # multi-turn environments
-        self._weights_stale = state is not None or config.model.lora is not None
+        self.policy_weights = PolicyWeights(self._unwrapped(), self.model)
+        # A server may hold any weights (an earlier run's): push before its first use.
+        self._weights_stale = state is not None or config.model.lora is not None or self._server_mode
+        self._ahead: OneStepOff[Generated] | None = OneStepOff() if config.generation.one_step_off else None
         self._prompt_cache: dict[tuple[str, str], list[int]] = {}
         self._truncated_prompts: set[tuple[str, str]] = set()
         self._steps_without_rewards = 0
@@ -159,6 +183,13 @@ class GRPOTrainer:
     def _unwrapped(self) -> Any:
         return self.accelerator.unwrap_model(self.model)
 
+    def _generation_model(self) -> Any:
+        """The module the transformers backend calls: the unwrapped policy, except under FSDP1, whose root
+        wrapper owns parameters (embeddings, final norm, head) that only its own forward gathers."""
+        from torch.distributed.fsdp import FullyShardedDataParallel
+
+        return self.model if isinstance(self.model, FullyShardedDataParallel) else self._unwrapped()
+
     # -- the loop ----------------------------------------------------------------------------------
     def train(self) -> TrainResult:
         cfg = self.config
@@ -168,7 +199,7 @@ class GRPOTrainer:
         self._last_report = time.perf_counter()
         try:
             while self.step < cfg.optim.max_steps:
-                rollout = self.rollout()
+                rollout = self._next_rollout()
                 last_saved = self.step
                 for iteration in range(cfg.grpo.num_iterations):
                     metrics = self.optimize(rollout.batch, first=iteration == 0)
@@ -196,40 +227,83 @@ class GRPOTrainer:
         """Generate G completions per prompt; scoring of each chunk overlaps the next chunk's generation."""
         if self.episodes is not None:
             return self.episodes.rollout(self)
-        cfg, started = self.config, time.perf_counter()
-        G = cfg.grpo.num_generations
-        unique = self._local(self.source.next_batch(cfg.grpo.prompts_per_step))
-        prompt_ids = [self._encode(p) for p in unique]
+        drawn = self._draw_prompts()
         self._sync_weights()
+        return self._finish_rollout(self._generate(drawn, self.step, self.step))
+
+    def _next_rollout(self) -> Rollout:
+        """The next rollout; with `generation.one_step_off`, the one after it starts generating at once
+        (with the current weights) and overlaps this rollout's scoring and optimizer steps."""
+        if self._ahead is None:
+            return self.rollout()
+        if self._ahead.future is None:  # the first rollout (or the first after a resume)
+            self._generate_ahead(self.step)
+        generated, waited = self._ahead.result()
+        if self.step + self.config.grpo.num_iterations < self.config.optim.max_steps:
+            self._generate_ahead(self.step + self.config.grpo.num_iterations)
+        rollout = self._finish_rollout(generated)
+        lag = self.step - generated.policy_step
+        rollout.metrics.update(self._ahead.metrics(generated.seconds, waited, lag))
+        return rollout
+
+    def _generate_ahead(self, seed_step: int) -> None:
+        """Draw prompts and push weights here (under sharding a push is a collective), generate in the
+        background; seeds are those of the step that will train on the rollout, as without overlap."""
+        assert self._ahead is not None
+        self._ahead.data_state = self.source.state_dict()  # a checkpoint resumes with these prompts
+        drawn = self._draw_prompts()
+        self._sync_weights()
+        self._ahead.start(self._generate, drawn, seed_step, self.step)
+
+    def _draw_prompts(self) -> tuple[list[Prompt], list[list[int]]]:
+        unique = self._local(self.source.next_batch(self.config.grpo.prompts_per_step))
+        return unique, [self._encode(p) for p in unique]
+
+    def _generate(
+        self, drawn: tuple[list[Prompt], list[list[int]]], seed_step: int, policy_step: int
+    ) -> Generated:
+        """Completions of the drawn prompts with the engine's weights, each chunk queued for scoring."""
+        cfg, started = self.config, time.perf_counter()
+        unique, prompt_ids = drawn
+        G = cfg.grpo.num_generations
         chunk = cfg.generation.chunk_prompts or len(unique)
-        pending, completions, texts = PendingRewards(), Completions([], [], []), []
+        out = Generated(unique, prompt_ids, Completions([], [], []), [], PendingRewards(), 0.0, policy_step)
         spec = self._sampling_spec()
         for start in range(0, len(unique), chunk):
-            part = self.backend.generate(prompt_ids[start : start + chunk], G, spec, self._gen_seed(start))
+            seed = self._gen_seed(start, seed_step)
+            part = self.backend.generate(prompt_ids[start : start + chunk], G, spec, seed)
             decoded = self.tokenizer.batch_decode(part.token_ids, skip_special_tokens=True)
-            self.router.submit([p for p in unique[start : start + chunk] for _ in range(G)], decoded, pending)
-            completions.extend(part)
-            texts += decoded
-        generated = time.perf_counter()
-        batch = build_batch(prompt_ids, completions, G, int(self.tokenizer.pad_token_id))
+            prompts = [p for p in unique[start : start + chunk] for _ in range(G)]
+            self.router.submit(prompts, decoded, out.pending)
+            out.completions.extend(part)
+            out.texts += decoded
+        out.seconds = time.perf_counter() - started
+        return out
+
+    def _finish_rollout(self, generated: Generated) -> Rollout:
+        """Batch, reference log-probs (while the environments score), rewards and advantages."""
+        cfg, started = self.config, time.perf_counter()
+        G = cfg.grpo.num_generations
+        pad = int(self.tokenizer.pad_token_id)
+        batch = build_batch(generated.prompt_ids, generated.completions, G, pad)
         if self.models.reference is not None or (cfg.grpo.beta > 0 and cfg.model.lora is not None):
             batch.ref_logp = self._reference_logprobs(batch)  # runs while the environments score
         ref_done = time.perf_counter()
-        results = self.router.collect(pending)
+        results = self.router.collect(generated.pending)
         scored = time.perf_counter()
-        prompts = [p for p in unique for _ in range(G)]
+        prompts = [p for p in generated.prompts for _ in range(G)]
         metrics = self._score_batch(batch, results, prompts)
         metrics.update(_completion_metrics(batch))
         metrics.update(
             {
-                "time/generate": generated - started,
-                "time/reference": ref_done - generated,
+                "time/generate": generated.seconds,
+                "time/reference": ref_done - started,
                 "time/reward_wait": scored - ref_done,
                 "reward/overlap": self.router.times.overlap,
                 "tokens_generated": float(batch.completion_mask.sum()),
             }
         )
-        return Rollout(prompts, texts, results, batch, metrics)
+        return Rollout(prompts, generated.texts, results, batch, metrics)
 
     def _score_batch(self, batch: RolloutBatch, results: list[RewardResult], prompts: list[Prompt]) -> dict:
         """Advantages and reward metrics over every process's outcomes; this process keeps its rows."""
@@ -427,16 +501,29 @@ class GRPOTrainer:
             stop_strings=tuple(gen.stop_strings),
         )
 
-    def _gen_seed(self, offset: int) -> int:
+    def _gen_seed(self, offset: int, step: int) -> int:
         # A function of (seed, step, rank, chunk): a resumed run draws the same completions.
         rank = self.accelerator.process_index
-        return (self.config.seed * 1_000_003 + self.step * 7919 + rank * 104_729 + offset) % 2**31
+        return (self.config.seed * 1_000_003 + step * 7919 + rank * 104_729 + offset) % 2**31
 
     def _sync_weights(self) -> None:
         # Pushed before the engine is next used, i.e. once after each optimizer step that precedes a rollout.
         if self._weights_stale and self.backend.name != "transformers":
-            self.backend.sync_weights(self._unwrapped())
+            if self._ahead is not None:
+                self._ahead.wait()  # never change the weights under a rollout generating ahead
+            self.backend.sync_weights(self.policy_weights)
         self._weights_stale = False
+
+    @property
+    def _server_mode(self) -> bool:
+        gen = self.config.generation
+        return gen.backend == "vllm" and gen.vllm.mode == "server"
+
+    def _data_state(self) -> dict[str, Any]:
+        """The data position a checkpoint resumes from: before a rollout generated ahead, if one is."""
+        if self._ahead is not None and self._ahead.future is not None:
+            return self._ahead.data_state
+        return self.source.state_dict()
 
     @torch.no_grad()
     def _reference_logprobs(self, batch: RolloutBatch) -> torch.Tensor:
@@ -563,7 +650,7 @@ class GRPOTrainer:
             acc.save_state(str(tmp / ckpt.SHARDED_STATE))
         path = None
         if acc.is_main_process:
-            state = {"scheduler": self.scheduler.state_dict(), "data": self.source.state_dict()}
+            state = {"scheduler": self.scheduler.state_dict(), "data": self._data_state()}
             if not sharded:
                 state["optimizer"] = self.optimizer.state_dict()
             config_yaml, model = dump_config(self.config), self._unwrapped()
@@ -575,6 +662,8 @@ class GRPOTrainer:
         return path
 
     def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
         self.router.close()
         self.backend.close()
 

@@ -142,20 +142,3 @@ def _with_lora(model: PreTrainedModel, config: ModelConfig, weights_dir: str | P
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, lora)
-
-
-def merged_state_dict(model: Any) -> dict[str, torch.Tensor]:
-    """The policy's full weights under Hugging Face checkpoint names (LoRA merged in), for vLLM pushes."""
-    if not hasattr(model, "merge_adapter"):
-        return {name: tensor.detach() for name, tensor in model.state_dict().items()}
-    model.merge_adapter()
-    try:
-        out = {}
-        for name, tensor in model.state_dict().items():
-            if "lora_" in name:
-                continue
-            clean = name.removeprefix("base_model.model.").replace(".base_layer.", ".")
-            out[clean] = tensor.detach().clone()
-        return out
-    finally:
-        model.unmerge_adapter()

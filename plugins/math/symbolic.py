@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 from rewardkit.plugins.math.numbers import Number, is_rounding_of
@@ -19,7 +20,7 @@ _DECIMAL = re.compile(r"(?<![\d.])\d*\.(\d+)")
 
 def warm_up() -> None:
     """Pool initializer: import the heavy stack once per worker, not inside a timed call."""
-    symbolic_equal("\\frac{1}{2}", "x^2", 1e-4, True)
+    symbolic_match(("\\frac{1}{2}",), ("x^2",), 1e-4, True)
 
 
 def _silence_timeout_notice() -> None:
@@ -31,14 +32,26 @@ def _silence_timeout_notice() -> None:
     math_verify.parser.TIMEOUT_WARNING_SHOWN = True
 
 
+def symbolic_match(
+    golds: tuple[str, ...], preds: tuple[str, ...], rel_tol: float, rounded_match: bool
+) -> bool:
+    """Whether any form of the gold equals any form of the prediction (a percentage has two forms)."""
+    return any(symbolic_equal(gold, pred, rel_tol, rounded_match) for gold in golds for pred in preds)
+
+
 def symbolic_equal(gold: str, pred: str, rel_tol: float, rounded_match: bool) -> bool:
     """Whether the two (already extracted and normalized) answers are mathematically equal."""
     from math_verify import verify
 
+    from rewardkit.plugins.math.giants import without_giants
+    from rewardkit.plugins.math.probe import clearly_different
+
     _silence_timeout_notice()
 
-    gold_parsed, pred_parsed = parse_answer(gold), parse_answer(pred)
+    gold_parsed, pred_parsed = without_giants(list(parse_answer(gold)), list(parse_answer(pred)))
     if not gold_parsed or not pred_parsed:
+        return False
+    if not rounded_match and clearly_different(gold_parsed[0], pred_parsed[0], rel_tol):
         return False
     if verify(gold_parsed, pred_parsed, timeout_seconds=None):
         return True
@@ -50,13 +63,14 @@ def symbolic_equal(gold: str, pred: str, rel_tol: float, rounded_match: bool) ->
     return _evaluated_equal(gold_parsed[0], pred_parsed[0])
 
 
-def parse_answer(text: str) -> list[Any]:
+@lru_cache(maxsize=1024)  # a gold answer is graded against every completion of its group
+def parse_answer(text: str) -> tuple[Any, ...]:
     """Parse an answer as LaTeX (wrapped in `$...$`) and, failing that, as a plain expression."""
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 
     targets = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
     parsed = parse(f"${text}$", targets, parsing_timeout=None)
-    return parsed or parse(text, targets, parsing_timeout=None)
+    return tuple(parsed or parse(text, targets, parsing_timeout=None))
 
 
 def _decimal_places(text: str) -> int | None:

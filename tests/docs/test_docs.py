@@ -2,8 +2,9 @@
 
 - bash: each command runs against the installed CLI in a scratch folder with small inputs (a `score --input`
   file that does not exist is written from the environment's example row); `rewardkit train` and
-  `rewardkit serve` run with `--check`, `make T` as `make -n T`, `python benchmarks/X.py` as `--help`
-  (every documented option must be listed), `accelerate launch ... -m rewardkit.trainer.cli` as
+  `rewardkit serve` run with `--check`, `rewardkit vllm-serve` with `--dry-run`, `make T` as `make -n T`,
+  `python benchmarks/X.py` as `--help` (every documented option must be listed),
+  `accelerate launch ... -m rewardkit.trainer.cli` as
   `train --check` of its config.
 - python: each block runs as a script of its own.
 - yaml: a run config (`model` + `environments`) is checked like `train --check`; a `rubric` is built; an
@@ -121,7 +122,8 @@ def commands(text: str) -> list[list[str]]:
 
 
 def run_shell(block: Block, workdir: Path) -> None:
-    for argv in commands(block.text):
+    for line in commands(block.text):
+        argv = line[next(i for i, word in enumerate(line) if "=" not in word) :]  # past `NAME=value`s
         handler = SHELL.get(argv[0])
         if handler is None:
             pytest.fail(
@@ -137,6 +139,8 @@ def run_rewardkit(argv: list[str], block: Block, workdir: Path) -> None:
     args = argv[1:]
     if args[:1] in (["train"], ["serve"]) and "--check" not in args:
         args.append("--check")  # validated, not run: training takes minutes, a server runs until stopped
+    if args[:1] == ["vllm-serve"] and "--dry-run" not in args:
+        args.insert(args.index("--") if "--" in args else len(args), "--dry-run")  # no server is started
     if args[:1] == ["score"] and "--input" in args:
         _example_input(args[1], workdir / args[args.index("--input") + 1])
     result = CliRunner().invoke(cli, args)

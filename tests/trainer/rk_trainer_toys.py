@@ -148,7 +148,7 @@ class FixedRollouts:
                 out.extend(Completions([tokens], [[0.0] * length], [truncated]))
         return out
 
-    def sync_weights(self, model) -> None:
+    def sync_weights(self, weights) -> None:
         return None
 
     def close(self) -> None:
@@ -162,3 +162,12 @@ class NoReward(Tags):
 
     async def score(self, sample, completion):
         return rk.RewardResult(score=None)
+
+
+def free_port() -> int:
+    """A free loopback TCP port (for a test's server or process group)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -21,7 +21,7 @@ def test_the_trl_comparison_runs_both_sides_and_prints_their_ratio(tiny_cache):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "FAILED" not in done.stdout, done.stdout[-3000:]
     assert done.stdout.count("reward per step:") == 2
-    assert "ratio rewardkit/TRL: step time" in done.stdout
+    assert "ratio rewardkit/trl: step time" in done.stdout
     assert "reward over the last quarter of the steps, mean of 1 seed(s): rewardkit" in done.stdout
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from rewardkit.episodes import EpisodeResult, EpisodeSession, ReplyParser, is_episodic, resolve_tools
+from rewardkit.errors import ConfigError
 from rewardkit.runtime import host_loop
 from rewardkit.trainer.data import Prompt
 from rewardkit.trainer.envs import EnvSlot
@@ -36,6 +37,10 @@ class EpisodeStep:
 
     def __init__(self, trainer: GRPOTrainer) -> None:
         cfg = trainer.config
+        if cfg.generation.one_step_off:
+            raise ConfigError(
+                "generation.one_step_off: episode environments do not overlap steps yet; set it to false"
+            )
         self.options = cfg.episodes
         self.slots = {slot.key: slot for slot in trainer.slots}
         self.loop = host_loop()  # where the environments were set up: their clients live there
@@ -82,7 +87,9 @@ class EpisodeStep:
         driver = EpisodeDriver(
             trainer.backend, trainer.tokenizer, self.renderer, self.parser, self.driver_options, self.loop
         )
-        rollouts = driver.run(self.sessions(prompts), trainer._sampling_spec(), trainer._gen_seed(0))
+        rollouts = driver.run(
+            self.sessions(prompts), trainer._sampling_spec(), trainer._gen_seed(0, trainer.step)
+        )
         generated = time.perf_counter()
         segments = sorted(rollouts.segments, key=lambda s: (s.episode, s.turn))
         batch = build_episode_batch(segments, int(trainer.tokenizer.pad_token_id))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from rewardkit.trainer.config import TrainConfig
+    from rewardkit.trainer.generation.weight_sync import PolicyWeights
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,19 @@ class GenerationBackend(Protocol):
     def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
         """Sample `n` completions of each tokenised prompt. `seed` makes the draw reproducible on resume."""
 
-    def sync_weights(self, model: Any) -> None:
-        """Make the engine generate with `model`'s current weights."""
+    def sync_weights(self, weights: PolicyWeights) -> None:
+        """Make the engine generate with the policy's current weights (a collective under sharding)."""
 
     def close(self) -> None: ...
 
 
-def make_backend(config: TrainConfig, model: Any, tokenizer: Any, model_dir: str) -> GenerationBackend:
+def make_backend(
+    config: TrainConfig, model: Any, tokenizer: Any, model_dir: str, rank: int = 0
+) -> GenerationBackend:
+    if config.generation.backend == "vllm" and config.generation.vllm.mode == "server":
+        from rewardkit.trainer.generation.vllm_server import VllmServerBackend
+
+        return VllmServerBackend(config.generation.vllm, rank)
     if config.generation.backend == "vllm":
         from rewardkit.trainer.generation.vllm_engine import VllmBackend
 

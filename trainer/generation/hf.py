@@ -27,8 +27,8 @@ class TransformersBackend:
         self.pad_id = int(tokenizer.pad_token_id)
         self._stop_strings: dict[tuple[str, ...], Any] = {}
 
-    def sync_weights(self, model: Any) -> None:
-        self.model = model  # same tensors as the trainer: nothing to copy
+    def sync_weights(self, weights: Any) -> None:
+        return None  # the trainer's own tensors: nothing to copy
 
     def close(self) -> None:
         return None

