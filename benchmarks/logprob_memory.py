@@ -34,7 +34,7 @@ def build_model(args: argparse.Namespace, target: str) -> str:
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-    from rewardkit.tiny import resolve_tiny
+    from rewardkit.trainer.tiny import resolve_tiny
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_tiny("tiny://qwen2?hidden=64&layers=2"))
     config = Qwen2Config(

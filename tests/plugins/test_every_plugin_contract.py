@@ -30,8 +30,18 @@ CODE = {"sandbox": "docker", "sandbox_options": {"pool_size": 1}, "timeout": 60.
 CODE_ENVS = {"code", "humaneval", "mbpp"}
 EPISODE_MATH = {"base": "math.procedural", "base_config": {"kinds": ["arithmetic"], "seed": 3}}
 
+# Distributions whose own suite runs the contract over every environment they register (their tasks are
+# generated from an upstream list, so cases here would only copy that suite).
+OWN_CONTRACT_SUITE = {
+    "rewardkit-reasoning-gym": "examples/rewardkit-reasoning-gym/tests/test_tasks.py",
+}
+
 _installed = PluginHost().load_entry_points()
-ENVIRONMENTS = sorted(name for name, entry in _installed.environments.items() if name == entry.cls.name)
+ENVIRONMENTS = sorted(
+    name
+    for name, entry in _installed.environments.items()
+    if name == entry.cls.name and _installed.plugins[entry.plugin].distribution not in OWN_CONTRACT_SUITE
+)
 REWARDS = sorted(_installed.rewards)
 
 
@@ -199,3 +209,9 @@ def test_every_reward_passes_the_contract(name: str, request: pytest.FixtureRequ
     timeout = SLOW_REWARDS.get(name)
     report = check_reward(name, gold, params=params, samples=samples, timeout=timeout, raise_on_failure=False)
     assert report.passed, report.summary()
+
+
+def test_distributions_with_their_own_contract_suite_have_one() -> None:
+    root = Path(__file__).resolve().parents[2]
+    for distribution, suite in OWN_CONTRACT_SUITE.items():
+        assert "check_environment(" in (root / suite).read_text(encoding="utf-8"), distribution

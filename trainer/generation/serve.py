@@ -99,7 +99,7 @@ def environment(options: ServeOptions) -> dict[str, str]:
 
 def serve(options: ServeOptions, dry_run: bool = False) -> None:
     """Resolve the model and become the vLLM server process (signals and exit code are vLLM's)."""
-    from rewardkit.tiny import is_tiny, resolve_tiny
+    from rewardkit.trainer.tiny import is_tiny, resolve_tiny
 
     if is_tiny(options.model):
         options.model = str(resolve_tiny(options.model))
