@@ -30,6 +30,7 @@ def build_prompt(question: str, config: PromptConfig) -> list[Message]:
     return messages
 
 
-def reference_completion(answer: str) -> str:
-    """A gold completion in the default format, for the contract kit and smoke tests."""
-    return f"<think>The reference solution.</think> <answer>{answer}</answer>"
+def reference_completion(answer: str, reasoning: str | None = None) -> str:
+    """A gold completion in the default format: `reasoning` (a worked solution) in the think block, where
+    there is one; the contract kit and smoke tests take the placeholder."""
+    return f"<think>{reasoning or 'The reference solution.'}</think> <answer>{answer}</answer>"

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from rewardkit.errors import ConfigError
 from rewardkit.plugins.math.graded import GradedConfig, GradedEnv
-from rewardkit.plugins.math.prompts import build_prompt
+from rewardkit.plugins.math.prompts import build_prompt, reference_completion
 from rewardkit.types import Sample
 
 Kind = Literal[
@@ -90,12 +90,21 @@ class ProceduralMath(GradedEnv):
         kind = rng.choice(self.config.kinds)
         level = rng.randint(*self.config.difficulty)
         problem = GENERATORS[kind](rng, level, self.config.operators)
+        info: dict[str, object] = {"kind": kind, "level": level}
+        if problem.worked is not None:
+            info["worked"] = problem.worked
         return Sample(
             id=f"{split}-{index}",
             prompt=build_prompt(problem.question, self.config.prompt),
             answer=problem.answer,
-            info={"kind": kind, "level": level},
+            info=info,
         )
+
+    def reference_completion(self, sample: Sample) -> str | None:
+        """The worked solution in the think block where the generator wrote one (a cold start's data)."""
+        if sample.answer is None:
+            return None
+        return reference_completion(str(sample.answer), sample.info.get("worked"))
 
     def _unseen_in_test(self, samples: Iterator[Sample]) -> Iterator[Sample]:
         held_out, run = self._test_problems, 0

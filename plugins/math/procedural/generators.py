@@ -17,6 +17,7 @@ from sympy.abc import x, y, z
 class Problem:
     question: str
     answer: str
+    worked: str | None = None  # a worked solution, where the generator can write one (a cold start's data)
 
 
 def _tex(value: sympy.Basic) -> str:
@@ -34,20 +35,34 @@ APPLY: dict[str, Callable[[int, int], int]] = {"+": operator.add, "-": operator.
 
 def arithmetic(rng: random.Random, level: int, operators: Operators) -> Problem:
     """Level 1: single-digit addition (or another allowed operator). Higher levels: bigger numbers, more
-    operations, negatives."""
+    operations, negatives. Sums of non-negative numbers come with a column-addition worked solution."""
     if level == 1:
         a, b = rng.randint(0, 9), rng.randint(0, 9)
         op = "+" if "+" in operators else rng.choice(operators)
         a, b = (max(a, b), min(a, b)) if op == "-" else (a, b)
         question = f"What is {a} {op} {b}?" if op != "*" else f"What is ${a} {SHOWN[op]} {b}$?"
-        return Problem(question, str(APPLY[op](a, b)))
+        return Problem(question, str(APPLY[op](a, b)), column_addition([a, b]) if op == "+" else None)
     size = 10 ** min(level, 4)
     ops = rng.choices(list(operators), k=level - 1)
     numbers = [rng.randint(-size if level >= 4 else 1, size) for _ in range(level)]
     text = str(numbers[0])
     for op, number in zip(ops, numbers[1:], strict=False):
         text += f" {SHOWN[op]} " + (f"({number})" if number < 0 else str(number))
-    return Problem(f"Compute ${text}$.", str(_evaluate(numbers, ops)))
+    worked = column_addition(numbers) if set(ops) == {"+"} and min(numbers) >= 0 else None
+    return Problem(f"Compute ${text}$.", str(_evaluate(numbers, ops)), worked)
+
+
+def column_addition(numbers: Sequence[int]) -> str:
+    """Addition digit by digit from the right, with carries: 39 + 42 -> "9 + 2 = 11, 3 + 4 + 1 = 8"."""
+    columns = max(len(str(n)) for n in numbers)
+    steps, carry = [], 0
+    for place in range(columns):
+        terms = [int(str(n)[-1 - place]) for n in numbers if place < len(str(n))]
+        terms += [carry] if carry else []
+        total = sum(terms)
+        steps.append(f"{' + '.join(map(str, terms))} = {total}")
+        carry = total // 10
+    return ", ".join(steps)
 
 
 def _evaluate(numbers: list[int], ops: list[str]) -> int:

@@ -1,3 +1,4 @@
+import asyncio
 import itertools
 
 import pytest
@@ -5,6 +6,7 @@ import pytest
 import rewardkit
 from rewardkit.errors import ConfigError
 from rewardkit.plugins.math.procedural.env import ALL_KINDS
+from rewardkit.plugins.math.procedural.generators import column_addition
 from rewardkit.testing import check_environment
 
 
@@ -130,3 +132,27 @@ def test_an_exhausted_problem_space_is_a_clear_error() -> None:
     )
     with pytest.raises(ConfigError, match="lower test_size"):
         head(env, 1)
+
+
+def test_sums_come_with_a_column_addition_worked_solution() -> None:
+    env = rewardkit.load_environment(
+        "math.procedural",
+        kinds=["arithmetic"],
+        difficulty=(1, 3),
+        operators=["+"],
+        prompt={"system_prompt": None},
+    )
+    for sample in head(env, 40):
+        completion = env.reference_completion(sample)
+        assert completion == f"<think>{sample.info['worked']}</think> <answer>{sample.answer}</answer>"
+        assert asyncio.run(env.score(sample, completion)).score == 1.0
+
+    assert column_addition([39, 42]) == "9 + 2 = 11, 3 + 4 + 1 = 8"
+    assert column_addition([99, 5, 100]) == "9 + 5 + 0 = 14, 9 + 0 + 1 = 10, 1 + 1 = 2"
+    # Differences and products have no worked solution: the reference keeps the placeholder.
+    mixed = head(rewardkit.load_environment("math.procedural", kinds=["arithmetic"], difficulty=(3, 3)), 30)
+    others = [s for s in mixed if "-" in s.prompt[-1]["content"] or "times" in s.prompt[-1]["content"]]
+    assert others and all("worked" not in s.info for s in others)
+    assert all(
+        env.reference_completion(s).startswith("<think>The reference solution.</think>") for s in others
+    )
