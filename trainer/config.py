@@ -16,6 +16,7 @@ from rewardkit.config import StrictModel as Strict
 from rewardkit.errors import ConfigError, config_error
 from rewardkit.evaluation.config import TrainEvalConfig
 from rewardkit.overrides import apply_overrides, load_config_file
+from rewardkit.trainer.reasoning import ReasoningMetricsConfig
 
 if TYPE_CHECKING:
     from rewardkit.trainer.loss import LossSpec
@@ -256,6 +257,9 @@ class LoggingConfig(Strict):
     samples_every: int = Field(0, ge=0, description="print a table of sample completions every N steps")
     num_samples: int = Field(4, gt=0)
     rollouts: bool = Field(False, description="write every completion with its reward to rollouts.jsonl")
+    reasoning: ReasoningMetricsConfig = Field(
+        ReasoningMetricsConfig(), description="length, reflection and answer-change rates per environment"
+    )
 
 
 class CheckpointConfig(Strict):

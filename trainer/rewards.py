@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,3 +113,37 @@ def reward_metrics(results: Sequence[RewardResult], envs: Sequence[str]) -> dict
     out["reward/skipped"] = float(sum(r.skipped for r in results))
     out["reward/errors"] = float(sum(r.error is not None for r in results))
     return out
+
+
+def accuracy_metrics(
+    results: Sequence[RewardResult], envs: Sequence[str], scorers: Mapping[str, Scorer]
+) -> dict[str, float]:
+    """`reward/<env>/accuracy` and `reward/accuracy`: the share of scored completions that the environment's
+    verdict passes. The verdict is the rubric's reward named after the environment or named `*.accuracy`
+    (format and shaping terms do not count), or without a rubric the score; it passes at the top of its
+    range. An environment whose rubric has no such reward reports no accuracy."""
+    verdicts = {key: _verdict(scorer) for key, scorer in scorers.items()}
+    passed: dict[str, list[bool]] = defaultdict(list)
+    for env, result in zip(envs, results, strict=True):
+        verdict = verdicts.get(env)
+        if verdict is None or result.score is None:
+            continue
+        name, top = verdict
+        value = result.score if name is None else result.components.get(name)
+        if isinstance(value, int | float):
+            passed[env].append(value >= top - 1e-9)
+            passed[""].append(value >= top - 1e-9)
+    return {
+        ("reward/accuracy" if env == "" else f"reward/{env}/accuracy"): sum(flags) / len(flags)
+        for env, flags in passed.items()
+    }
+
+
+def _verdict(scorer: Scorer) -> tuple[str | None, float] | None:
+    """(the component holding the verdict, None for the score itself; the top of its range)."""
+    if scorer.rubric is None:
+        return None, scorer.reward_range[1]
+    for item in scorer.rubric:
+        if item.name == scorer.env.name or item.name.endswith(".accuracy"):
+            return item.name, max(item.reward_range)
+    return None

@@ -40,12 +40,30 @@ def _importable(module: str) -> bool:
         return False
 
 
+# What the progress bar shows, when the step has it: (metric, label, format).
+GRPO_STATUS = (
+    ("reward/mean", "reward", ".3f"),
+    ("reward/accuracy", "acc", ".3f"),
+    ("kl", "kl", ".4f"),
+    ("tokens_per_s", "tok/s", ",.0f"),
+)
+
+
 class Tracker:
     def __init__(
-        self, run_dir: Path, config: LoggingConfig, total_steps: int, start_step: int, run_config: dict
+        self,
+        run_dir: Path,
+        config: LoggingConfig,
+        total_steps: int,
+        start_step: int,
+        run_config: dict,
+        label: str = "GRPO",
+        status: Sequence[tuple[str, str, str]] = GRPO_STATUS,
     ):
         check_logging(config)
         self.config = config
+        self.status = status
+        self._shown: dict[str, float] = {}  # last value of each status metric (eval ones come now and then)
         self.run_dir = run_dir
         self.console = Console(stderr=True)
         self._truncate_after(start_step)  # a resumed run rewrites the steps after its checkpoint
@@ -56,7 +74,7 @@ class Tracker:
         self.progress: Progress | None = None
         if config.progress:
             self.progress = Progress(
-                TextColumn("[bold]GRPO"),
+                TextColumn(f"[bold]{label}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[status]}"),
@@ -101,9 +119,9 @@ class Tracker:
     def advance(self, step: int, metrics: Mapping[str, float]) -> None:
         if self.progress is None:
             return
-        status = (
-            f"reward {metrics.get('reward/mean', float('nan')):.3f}  kl {metrics.get('kl', 0.0):.4f}  "
-            f"{metrics.get('tokens_per_s', 0.0):,.0f} tok/s"
+        self._shown.update({key: metrics[key] for key, _, _ in self.status if key in metrics})
+        status = "  ".join(
+            f"{label} {self._shown[key]:{spec}}" for key, label, spec in self.status if key in self._shown
         )
         self.progress.update(self.task, completed=step, status=status)
 
