@@ -115,12 +115,8 @@ class GRPOTrainer:
         self.config = config
         check_consistency(config)
         check_process(config)  # process-wide settings are the caller's: see trainer/process.py
-        _seed_everything(config.seed)
-        # None leaves the precision to `accelerate launch`'s config (ACCELERATE_MIXED_PRECISION), else "no".
-        self.accelerator = Accelerator(cpu=_cpu_processes(), mixed_precision=config.model.mixed_precision)
+        self.accelerator, checkpoint, state = start_run(config.seed, resume, config.model.mixed_precision)
         self.run_dir = config.run_dir
-        checkpoint = ckpt.find_checkpoint(resume) if resume else None
-        state = ckpt.load_state(checkpoint) if checkpoint else None
         self.models = load_models(config.model, config.grpo.beta, weights_dir=checkpoint)
         if self.models.reference is not None:  # not an accelerate-prepared module: place it ourselves
             self.models.reference.to(self.accelerator.device)
@@ -685,6 +681,18 @@ def _completion_metrics(batch: RolloutBatch) -> dict[str, float]:
         "completion/length_max": float(lengths.max()),
         "completion/truncated_frac": float(batch.truncated.float().mean()),
     }
+
+
+def start_run(
+    seed: int, resume: str | Path | None, mixed_precision: str | None
+) -> tuple[Accelerator, Path | None, dict[str, Any] | None]:
+    """What every training stage does first: seeds, accelerate, and the checkpoint to resume from (with
+    its trainer state) when there is one."""
+    _seed_everything(seed)
+    # None leaves the precision to `accelerate launch`'s config (ACCELERATE_MIXED_PRECISION), else "no".
+    accelerator = Accelerator(cpu=_cpu_processes(), mixed_precision=mixed_precision)
+    checkpoint = ckpt.find_checkpoint(resume) if resume else None
+    return accelerator, checkpoint, ckpt.load_state(checkpoint) if checkpoint else None
 
 
 def _cpu_processes() -> bool:

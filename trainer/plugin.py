@@ -31,10 +31,17 @@ def register_commands(cli: Any) -> None:
     help="validate the config: fields, environment names and configs, rubric rewards; print it; do not train",
 )
 def train_command(config: str | None, overrides: tuple[str, ...], resume: str | None, check: bool) -> None:
-    """Train with GRPO on the environments of CONFIG (YAML): `rewardkit train configs/quickstart.yaml`.
+    """Train with GRPO on the environments of CONFIG (YAML), or run a pipeline of stages (a CONFIG with
+    `stages`: sft, grpo, rejection_sample, distill): `rewardkit train configs/quickstart.yaml`.
 
-    `rewardkit train --resume runs/NAME [KEY=VALUE]...` continues a run with the config it was saved with.
+    `rewardkit train --resume runs/NAME [KEY=VALUE]...` continues a run (or a pipeline, at the stage it
+    was in) with the config it was saved with.
     """
+    from rewardkit.trainer.pipeline import is_pipeline_run
+
+    if (resume and is_pipeline_run(resume)) or (config and _is_pipeline_file(config)):
+        _pipeline(config, overrides, resume, check)
+        return
     from rewardkit.trainer.config import dump_config, load_config
 
     path, overrides = _config_and_overrides(config, overrides, resume)
@@ -108,3 +115,29 @@ def vllm_serve_command(model: str, extra: tuple[str, ...], dry_run: bool, **opti
     from rewardkit.trainer.generation.serve import ServeOptions, serve
 
     serve(ServeOptions(model=model, extra=extra, **options), dry_run=dry_run)
+
+
+def _is_pipeline_file(config: str) -> bool:
+    from rewardkit.overrides import load_config_file
+    from rewardkit.trainer.pipeline import is_pipeline
+
+    path = Path(config)
+    return path.is_file() and is_pipeline(load_config_file(path))
+
+
+def _pipeline(config: str | None, overrides: tuple[str, ...], resume: str | None, check: bool) -> None:
+    from rewardkit.trainer.pipeline import configure_pipeline_process, load_pipeline, train_pipeline
+    from rewardkit.trainer.pipeline.config import check_environments_of, dump_pipeline
+
+    if config is not None and resume and "=" in config and not Path(config).exists():
+        overrides = (config, *overrides)  # CONFIG left out: the first KEY=VALUE landed there
+        config = None
+    pipeline = load_pipeline(config, overrides, resume)
+    if check:
+        check_environments_of(pipeline)
+        click.echo(dump_pipeline(pipeline), nl=False)
+        return
+    configure_pipeline_process(pipeline)  # the command owns its process, as for a single GRPO run
+    result = train_pipeline(pipeline, resume=resume)
+    if result.is_main_process:
+        click.echo(f"done: {len(result.stages)} stages; final model {result.model}; see {result.run_dir}")

@@ -27,14 +27,19 @@ def configure_process(config: TrainConfig) -> None:
       vLLM lowers torch's thread count). Call it before anything imports vllm. Variables already set
       are kept.
     """
-    if config.threads:
-        import torch
-
-        torch.set_num_threads(config.threads)
+    configure_threads(config.threads)
     if config.generation.backend == "vllm":
         from rewardkit.trainer.generation.vllm_engine import prepare_environment
 
         prepare_environment(config.generation.vllm)
+
+
+def configure_threads(threads: int | None) -> None:
+    """torch's CPU thread count, where a config sets one (`threads`)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def check_process(config: TrainConfig) -> None:
@@ -45,13 +50,18 @@ def check_process(config: TrainConfig) -> None:
             f"{IN_PROCESS_VLLM}=0 before vllm is imported; call "
             "rewardkit.trainer.configure_process(config) first (`rewardkit train` does), or set it yourself"
         )
-    if config.threads:
+    check_threads(config.threads)
+
+
+def check_threads(threads: int | None) -> None:
+    """A warning where a config's `threads` is not torch's thread count (set by the caller, not here)."""
+    if threads:
         import torch
 
-        if torch.get_num_threads() != config.threads:
+        if torch.get_num_threads() != threads:
             logger.warning(
                 "threads: %d is a process-wide setting this trainer does not apply (torch uses %d); call "
                 "rewardkit.trainer.configure_process(config) first (`rewardkit train` does)",
-                config.threads,
+                threads,
                 torch.get_num_threads(),
             )

@@ -62,13 +62,19 @@ def rescore_command(
 )
 @click.option("--max-chars", default=20_000, show_default=True, help="Longer messages are cut in the page.")
 def view_command(run: Path, output: Path | None, max_chars: int) -> None:
-    """Write a self-contained HTML report of RUN: metrics, pass@k curve, scores, every rollout (filterable).
+    """Write a self-contained HTML report of RUN: metrics, pass@k curve, scores, every rollout (filterable);
+    of a training run or pipeline: its curves (reward, accuracy, length, reflection rate, KL, entropy).
 
     Open it in any browser; it needs no server and no network.
     """
+    from rewardkit.evaluation import rundir
     from rewardkit.evaluation.report import write_report
+    from rewardkit.evaluation.training_report import is_training_run, write_training_report
 
-    path = write_report(run, output, max_chars)
+    if not rundir.metadata_path(run).exists() and is_training_run(run):
+        path = write_training_report(run, output)
+    else:
+        path = write_report(run, output, max_chars)
     click.echo(f"wrote {path}  (open file://{path.resolve()})")
 
 

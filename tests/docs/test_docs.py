@@ -7,9 +7,9 @@
   `accelerate launch ... -m rewardkit.trainer.cli` as
   `train --check` of its config.
 - python: each block runs as a script of its own.
-- yaml: a run config (`model` + `environments`) is checked like `train --check`; a `rubric` is built; an
-  eval config (a block opening with `# rewardkit eval`) is validated with its environments and rewards; a
-  serve config (`environments` alone) is validated and its environments looked up.
+- yaml: a run config (`model` + `environments`, or a pipeline's `stages`) is checked like `train --check`; a
+  `rubric` is built; an eval config (a block opening with `# rewardkit eval`) is validated with its
+  environments and rewards; a serve config (`environments` alone) is validated and its environments looked up.
 - toml / json: parsed.
 
 A block that must not run in CI (a GPU-only or hour-long command) is marked on the line before its fence:
@@ -248,6 +248,11 @@ def check_yaml(block: Block, workdir: Path) -> None:
         from rewardkit.evaluation.config import TrainEvalConfig
 
         TrainEvalConfig.model_validate(data["eval"])
+    elif isinstance(data, dict) and "stages" in data:  # a pipeline (docs/pipeline.md)
+        from rewardkit.trainer.pipeline import parse_pipeline
+        from rewardkit.trainer.pipeline.config import check_environments_of
+
+        check_environments_of(parse_pipeline(data))
     elif isinstance(data, dict) and "model" in data and "environments" in data:
         from rewardkit.trainer.config import parse_config
         from rewardkit.trainer.envs import check_environments

@@ -81,6 +81,7 @@ class TagsPlugin:
         register(Killer)
         register(Flaky)
         register(NoReward)
+        register(Say)
 
 
 class ShortPlugin:
@@ -171,3 +172,24 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+class Say(rk.Environment):
+    """ "Say 7." -> `<answer>7</answer>`: scored 1.0 for exactly that; the reference completion is it."""
+
+    name = "toy.say"
+
+    class Config(rk.EnvConfig):
+        size: int = 200
+
+    def dataset(self, split):
+        offset = 0 if split == "train" else 10_000
+        for i in range(self.config.size):
+            digit = (i * 7 + offset) % 10
+            yield rk.Sample(id=f"{split}-{i}", prompt=[rk.user(f"Say {digit}.")], answer=str(digit))
+
+    def reference_completion(self, sample):
+        return f"<answer>{sample.answer}</answer>"
+
+    async def score(self, sample, completion):
+        return rk.RewardResult(score=1.0 if completion.strip() == self.reference_completion(sample) else 0.0)

@@ -4,7 +4,10 @@ import pytest
 import yaml
 
 from rewardkit.errors import ConfigError
+from rewardkit.overrides import load_config_file
 from rewardkit.trainer.config import TrainConfig, dump_config, load_config, parse_config
+from rewardkit.trainer.pipeline import is_pipeline, parse_pipeline
+from rewardkit.trainer.pipeline.config import check_environments_of
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MINIMAL = {"model": {"path": "tiny://qwen2"}, "environments": [{"name": "toy.tags"}]}
@@ -75,7 +78,11 @@ def test_required_configs_exist():
 @pytest.mark.parametrize("path", RUN_CONFIGS, ids=lambda p: p.name)
 def test_every_config_validates_and_starts_with_its_command(path):
     first = path.read_text().splitlines()[0]
-    assert first == f"# rewardkit train configs/{path.name}"
+    assert first.startswith(f"# rewardkit train configs/{path.name}")
+    data = load_config_file(path)
+    if is_pipeline(data):  # every stage is validated as it will run, and its environments resolved
+        check_environments_of(parse_pipeline(data))
+        return
     config = load_config(path)
     assert isinstance(config, TrainConfig)
     _check_names_when_installed(config)
