@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import rewardkit as rk
 from rewardkit.host import PluginHost
@@ -193,3 +196,14 @@ class Say(rk.Environment):
 
     async def score(self, sample, completion):
         return rk.RewardResult(score=1.0 if completion.strip() == self.reference_completion(sample) else 0.0)
+
+
+def run_killable(
+    script: Path, *args: object, kill_at: int = 0, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run a test script in its own process, one thread, killed with SIGKILL at `toy.killer`'s
+    `kill_at`-th scoring call (0: never); the script imports these toys from this folder."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RK_KILL_AT_CALL": str(kill_at)}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
+    command = [sys.executable, str(script), *map(str, args)]
+    return subprocess.run(command, env=env, check=False, capture_output=True, text=True, timeout=timeout)

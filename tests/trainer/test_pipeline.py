@@ -4,14 +4,11 @@ sft -> rejection_sample -> distill with the held-out summary; config errors name
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from rk_trainer_toys import toy_host
+from rk_trainer_toys import run_killable, toy_host
 
 from rewardkit.errors import ConfigError
 from rewardkit.trainer.checkpoint import find_checkpoint, list_checkpoints
@@ -22,16 +19,7 @@ PER_STEP = 16  # toy.killer's scoring calls per GRPO step
 
 
 def _run(run_dir, *extra, kill_at=0):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "RK_KILL_AT_CALL": str(kill_at)}
-    env["PYTHONPATH"] = os.pathsep.join([str(SCRIPT.parent), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), str(run_dir), *extra],
-        env=env,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_killable(SCRIPT, run_dir, *extra, kill_at=kill_at, timeout=600)
 
 
 def _state(run_dir: Path) -> dict[str, str]:

@@ -2,14 +2,12 @@
 run continues exactly as an uninterrupted one (same step, optimizer state, weights and data order)."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from rk_trainer_toys import run_killable
 from safetensors.torch import load_file
 
 from rewardkit.records import read_records
@@ -20,16 +18,7 @@ PER_STEP = 16  # 4 prompts x 4 generations: scoring calls per step
 
 
 def _run(run_dir, *extra, kill_at=0):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "RK_KILL_AT_CALL": str(kill_at)}
-    env["PYTHONPATH"] = os.pathsep.join([str(SCRIPT.parent), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), str(run_dir), *extra],
-        env=env,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_killable(SCRIPT, run_dir, *extra, kill_at=kill_at, timeout=300)
 
 
 def _rollouts(run_dir):
