@@ -303,11 +303,14 @@ class GRPOTrainer:
         return Rollout(prompts, generated.texts, results, batch, metrics)
 
     def _text_metrics(self, rollout: Rollout) -> dict[str, float]:
-        """Accuracy per environment, and the reasoning signals of the completions (trainer.reasoning)."""
-        envs = [p.env for p in rollout.prompts]
-        lengths = rollout.batch.completion_mask.sum(-1).tolist()
-        metrics = accuracy_metrics(rollout.results, envs, {s.key: s.scorer for s in self.slots})
-        metrics.update(reasoning_metrics(rollout.texts, envs, lengths, self.config.logging.reasoning))
+        """Accuracy per environment, and the reasoning signals of the completions (trainer.reasoning), over
+        every process's completions."""
+        envs = self._gather_objects([p.env for p in rollout.prompts])
+        results = self._gather_objects(rollout.results)
+        texts = self._gather_objects(rollout.texts)
+        lengths = self._gather_objects(rollout.batch.completion_mask.sum(-1).tolist())
+        metrics = accuracy_metrics(results, envs, {s.key: s.scorer for s in self.slots})
+        metrics.update(reasoning_metrics(texts, envs, lengths, self.config.logging.reasoning))
         return metrics
 
     def _score_batch(self, batch: RolloutBatch, results: list[RewardResult], prompts: list[Prompt]) -> dict:
