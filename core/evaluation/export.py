@@ -82,7 +82,9 @@ def select_rows(
                 f"{options.select} or --pass-band"
             )
     stats, rows = ExportStats(), []
-    for (env, _), group in by_prompt.items():
+    # Prompts in a fixed order (environment, then sample id with its numbers compared as numbers), never in
+    # the order rollouts happened to finish: the same run exports the same file.
+    for (env, _), group in sorted(by_prompt.items(), key=lambda item: (item[0][0], _natural(item[0][1]))):
         stats.prompts += 1
         stats.rollouts += len(group)
         kept = _prompt_rows(sorted(group, key=lambda r: r.rollout), cuts[env], options, stats)
@@ -134,6 +136,11 @@ def _choose(usable: list[RolloutRecord], select: Selection, passes: Any) -> list
         return []
     best = max(r.result.score or 0.0 for r in usable)
     return sorted((r for r in usable if (r.result.score or 0.0) >= best - RANGE_SLACK), key=_length)[:1]
+
+
+def _natural(text: str) -> tuple[str | int, ...]:
+    """`test-2` before `test-10`: digit runs compare as numbers (re.split alternates text and digits)."""
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", text)))
 
 
 def _length(record: RolloutRecord) -> tuple[int, int]:

@@ -139,3 +139,11 @@ def test_cli(run, tmp_path, capsys):
         main(["export", str(run), "-o", str(out), "--pass-band", "0.9:0.1"])
     assert exit_info.value.code == 2
     assert "--pass-band 0.9:0.1: expected LOW:HIGH" in capsys.readouterr().err
+
+
+def test_the_order_of_finished_rollouts_does_not_change_the_export(run):
+    records = list(latest_records(run).values())
+    options = ExportOptions(select="all")
+    forward, _ = select_rows(records, read_metadata(run), options)
+    backward, _ = select_rows(records[::-1], read_metadata(run), options)
+    assert forward == backward
