@@ -8,6 +8,7 @@ import os
 import threading
 from typing import Any
 
+from rewardkit.deadline import queued
 from rewardkit.isolation import ProcessPool, WorkerCrashed
 from rewardkit.plugins.math.grader import GradeConfig, Pending, Verdict, finish, prepare
 from rewardkit.plugins.math.symbolic import symbolic_match, warm_up
@@ -65,7 +66,8 @@ async def grade(gold: str, completion: str, config: GradeConfig, choices: Any = 
 
 async def _symbolic(step: Pending, config: GradeConfig) -> Verdict:
     args = (step.golds, step.preds, config.rel_tol, config.rounded_match)
-    await warm_pool()
+    with queued():  # starting the workers (importing sympy) is the pool's cost, not this sample's grading
+        await warm_pool()
     try:
         equal = await math_pool().run(symbolic_match, *args, timeout=config.timeout)
     except TimeoutError:
