@@ -12,4 +12,6 @@ class StrictModel(BaseModel):
     one of these.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Schemas are built on first use, not at import: each command validates a few of the many sections
+    # (benchmarks/import_time.py, benchmarks/math_speed.py time the whole process).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)

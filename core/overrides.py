@@ -1,4 +1,7 @@
-"""`key.sub=value` overrides from the command line, applied onto nested config dicts."""
+"""`key.sub=value` overrides from the command line, applied onto nested config dicts.
+
+yaml is imported where a value or file is parsed: every `rewardkit` command imports this module, few parse.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ import copy
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from rewardkit.errors import ConfigError
 
@@ -17,6 +18,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
         raise ConfigError(f"override {text!r}: expected key.sub=value, e.g. generation.max_new_tokens=64")
+    import yaml
+
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
@@ -48,6 +51,8 @@ def load_config_file(path: str | Path, label: str = "config") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{label}: no such file {str(path)!r}")
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:

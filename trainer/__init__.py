@@ -1,23 +1,37 @@
 """The bundled GRPO trainer: `rewardkit train CONFIG` or `rewardkit.trainer.train(...)`.
 
-Importing this package is light; torch and transformers load when training starts.
+Importing this package is light: the plugin host imports it for the `train` command on every
+`rewardkit` call, so the config models (and yaml) load on first use, torch and transformers when training
+starts.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rewardkit.trainer.config import TrainConfig, load_config, parse_config
-from rewardkit.trainer.process import configure_process
-
 if TYPE_CHECKING:
     from rewardkit.environment import Environment
     from rewardkit.host import PluginHost
+    from rewardkit.trainer.config import TrainConfig, load_config, parse_config
     from rewardkit.trainer.loop import TrainResult
+    from rewardkit.trainer.process import configure_process
 
 __all__ = ["TrainConfig", "configure_process", "load_config", "parse_config", "train"]
+_LAZY = {
+    "TrainConfig": "rewardkit.trainer.config",
+    "load_config": "rewardkit.trainer.config",
+    "parse_config": "rewardkit.trainer.config",
+    "configure_process": "rewardkit.trainer.process",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def train(
@@ -35,6 +49,8 @@ def train(
     Changes no process-wide state: call `configure_process(config)` first for the config's `threads`
     and the vLLM backend's environment variables, as `rewardkit train` does.
     """
+    from rewardkit.trainer.config import TrainConfig, load_config, parse_config
+
     if isinstance(config, str | Path):
         config = load_config(config, overrides)
     elif not isinstance(config, TrainConfig):
