@@ -7,6 +7,7 @@ keys the caller wants carried through to the output. Every problem names its fil
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from rewardkit.errors import RewardkitError
 from rewardkit.types import Sample
 
 STDIO = "-"
+KEEP_PARSED = 64 << 20  # an input up to this size is parsed once: its checked rows are kept for scoring
 ROW_KEYS = ("completion", "answer", "info", "prompt", "id")
 
 
@@ -34,7 +36,7 @@ class InputRow:
 
 
 class RowReader:
-    """Reads and checks rows for one environment; a file can be read twice (checked whole, then scored)."""
+    """Reads and checks rows for one environment; a file is checked whole before it is scored."""
 
     def __init__(self, path: str, env: Environment) -> None:
         self.path = path
@@ -44,10 +46,6 @@ class RowReader:
             with self._open():
                 pass  # an unreadable input fails before anything else happens
 
-    @property
-    def rereadable(self) -> bool:
-        return self.path != STDIO
-
     def rows(self) -> Iterator[InputRow]:
         with self._open() as handle:
             for number, raw in enumerate(handle, 1):
@@ -55,9 +53,15 @@ class RowReader:
                 if text.strip():
                     yield self._parse(text, number)
 
-    def count(self) -> int:
-        """Check every row (JSON, shape, the environment's fields) and count them, before any scoring."""
-        return sum(1 for _ in self.rows())
+    def checked(self) -> tuple[int | None, Iterator[InputRow]]:
+        """Check every row of a file (JSON, shape, the environment's fields) before any scoring; returns
+        their count and the rows to score. Stdin, read once, is checked as it is scored (count None)."""
+        if self.path == STDIO:
+            return None, self.rows()
+        if os.path.getsize(self.path) <= KEEP_PARSED:
+            rows = list(self.rows())
+            return len(rows), iter(rows)
+        return sum(1 for _ in self.rows()), self.rows()
 
     @contextmanager
     def _open(self) -> Iterator[IO[bytes]]:

@@ -134,8 +134,8 @@ def score(
     output = open_output(output_path, resume)
     finished = False
     try:
-        total = reader.count() if reader.rereadable else None
-        rows = _skip_done(reader.rows(), output)
+        total, checked = reader.checked()
+        rows = _skip_done(checked, output)
         started, tally = time.perf_counter(), Tally()
         with (
             make_scorer(env, rubric, timeout, concurrency, executor, ray) as scorer,
