@@ -1,11 +1,16 @@
 """`rewardkit serve` against in-process scoring of the same rows: throughput and per-batch latency (p50,
 p99) at 1, 16 and 64 concurrent clients, each sending batches of 64 GSM8K math rows.
 
-The in-process peer is what `rewardkit score` does with the rows: the Scorer API in this process, C
-concurrent callers awaiting `score_batch` on 64-row batches. The server is a separate `rewardkit serve
---env math` process; C concurrent HTTP clients (in this process, bodies encoded beforehand) post the same
-batches to /v1/score. The two alternate, `--repeats` times per level, and medians are printed with the
-ratio serve / in-process. Every served result is checked against the in-process one.
+Two in-process peers, each with C concurrent callers working through the same 64-row batches:
+- `score`: what `rewardkit score` does with a batch: its JSONL rows read and checked by the CLI's own
+  RowReader, scored, and each output row JSON-encoded as the CLI writes it. Like the server, it turns JSON
+  rows into JSON verdicts; this is the goal's peer (serve >= 0.8x at 16 clients).
+- `Scorer`: the bare Python API on samples built beforehand (no JSON on either side): the stricter peer.
+The server is a separate `rewardkit serve --env math` process; C concurrent HTTP clients (one async httpx
+client in this process, bodies encoded beforehand) post the batches to /v1/score. The three alternate,
+`--repeats` times per level; medians are printed with the ratio serve / peer. Every served result is
+checked against the in-process one. CPU ms per 1000 rows (this process for the peers, the server process
+for serve, read from /proc) show the cost apart from how busy the shared machine is.
 
 Run: .venv/bin/python benchmarks/serve_throughput.py [--batches 48] [--repeats 3] [--clients 1,16,64]
 """
@@ -20,7 +25,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +37,11 @@ import httpx
 from serve_rows import batches, math_rows
 
 import rewardkit as rk
+from rewardkit.cli.rows import RowReader
+from rewardkit.cli.score import output_row
 
 RK = Path(sys.executable).with_name("rewardkit")
+Run = tuple[float, list[float], float]  # seconds, per-batch latencies, CPU seconds of the scoring process
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -39,8 +49,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def drive(clients: int, work: list[Any], call: Any) -> tuple[float, list[float]]:
-    """Run `call(item)` over `work` with `clients` concurrent callers; (seconds, per-call latencies)."""
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process, or of process `pid` (Linux /proc); nan where unreadable."""
+    if pid is None:
+        return time.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(
+    clients: int, work: list[Any], call: Callable[[Any], Awaitable[None]], pid: int | None
+) -> Run:
+    """Run `call(item)` over `work` with `clients` concurrent callers."""
     queue = list(reversed(work))
     latencies: list[float] = []
 
@@ -51,14 +74,12 @@ async def drive(clients: int, work: list[Any], call: Any) -> tuple[float, list[f
             await call(item)
             latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    cpu, started = cpu_seconds(pid), time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(clients)))
-    return time.perf_counter() - started, latencies
+    return time.perf_counter() - started, latencies, cpu_seconds(pid) - cpu
 
 
-async def in_process(
-    scorer: rk.Scorer, work: list[list[dict[str, Any]]], clients: int
-) -> tuple[float, list[float]]:
+async def with_scorer(scorer: rk.Scorer, work: list[list[dict[str, Any]]], clients: int) -> Run:
     prepared = [
         ([rk.Sample.from_dict(row["sample"]) for row in batch], [row["completion"] for row in batch])
         for batch in work
@@ -67,13 +88,22 @@ async def in_process(
     async def call(item: tuple[list[rk.Sample], list[str]]) -> None:
         await scorer.score_batch(*item)
 
-    return await drive(clients, prepared, call)
+    return await drive(clients, prepared, call, None)
 
 
-async def served(
-    url: str, work: list[list[dict[str, Any]]], clients: int, expected: list[list[Any]]
-) -> tuple[float, list[float]]:
-    bodies = [json.dumps({"items": [{"env": "math", **row} for row in batch]}).encode() for batch in work]
+async def as_score_cli(scorer: rk.Scorer, files: list[Path], clients: int) -> Run:
+    async def call(path: Path) -> None:
+        rows = list(RowReader(str(path), scorer.env).rows())
+        results = await scorer.score_batch([r.sample for r in rows], [r.completion for r in rows])
+        "".join(
+            json.dumps(output_row(r, s), ensure_ascii=False) + "\n"
+            for r, s in zip(rows, results, strict=True)
+        )
+
+    return await drive(clients, files, call, None)
+
+
+async def served(url: str, pid: int, bodies: list[bytes], clients: int, expected: list[list[Any]]) -> Run:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600) as client:
 
@@ -86,7 +116,7 @@ async def served(
             if scores != expected[index]:
                 raise AssertionError(f"batch {index}: served scores differ from in-process ones")
 
-        return await drive(clients, list(range(len(work))), call)
+        return await drive(clients, list(range(len(bodies))), call, pid)
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
@@ -110,53 +140,84 @@ def start_server() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the server did not start")
 
 
+def write_batches(work: list[list[dict[str, Any]]], folder: Path) -> list[Path]:
+    """Each batch as a `rewardkit score` input file."""
+    files = []
+    for index, batch in enumerate(work):
+        path = folder / f"batch-{index}.jsonl"
+        rows = [{**row["sample"], "completion": row["completion"]} for row in batch]
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        files.append(path)
+    return files
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=48, help="64-row batches per measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="alternations of the two sides per level")
+    parser.add_argument("--repeats", type=int, default=3, help="alternations of the three sides per level")
     parser.add_argument("--clients", default="1,16,64", help="comma-separated concurrency levels")
     args = parser.parse_args()
     work = batches(math_rows(64 * args.batches))
+    bodies = [json.dumps({"items": [{"env": "math", **row} for row in batch]}).encode() for batch in work]
     levels = [int(c) for c in args.clients.split(",")]
     scorer = rk.Scorer(rk.load_environment("math")).start()
     process, url = start_server()
     try:
-        expected = [
-            [
-                r.score
-                for r in scorer.score_batch_sync(
-                    [rk.Sample.from_dict(row["sample"]) for row in batch],
-                    [row["completion"] for row in batch],
-                )
-            ]
-            for batch in work
-        ]  # also warms both sides' math workers before anything is timed
-        asyncio.run(served(url, work, 16, expected))
-        rows = 64 * len(work)
-        print(f"{rows} rows per measurement in 64-row batches; machine: {os.cpu_count()} CPUs (shared)")
-        latency = f"{'p50 ms':>7} {'p99 ms':>7}"
-        print(f"clients | in-process rows/s {latency} | serve rows/s {latency} | serve/in-process")
-        for clients in levels:
-            local, remote = [], []
-            for _ in range(args.repeats):
-                local.append(asyncio.run(in_process(scorer, work, clients)))
-                remote.append(asyncio.run(served(url, work, clients, expected)))
-            summary = [_summary(rows, runs) for runs in (local, remote)]
-            (lr, l50, l99), (sr, s50, s99) = summary
-            local_cols = f"{lr:>17.0f} {l50:>7.1f} {l99:>7.1f}"
-            served_cols = f"{sr:>12.0f} {s50:>7.1f} {s99:>7.1f}"
-            print(f"{clients:>7} | {local_cols} | {served_cols} | {sr / lr:.2f}x")
+        with tempfile.TemporaryDirectory() as folder:
+            files = write_batches(work, Path(folder))
+            expected = [
+                [
+                    r.score
+                    for r in scorer.score_batch_sync(
+                        [rk.Sample.from_dict(row["sample"]) for row in b], [row["completion"] for row in b]
+                    )
+                ]
+                for b in work
+            ]  # also warms both sides' math workers before anything is timed
+            asyncio.run(served(url, process.pid, bodies, 16, expected))
+            sides: dict[str, Callable[[int], Awaitable[Run]]] = {
+                "score": lambda c: as_score_cli(scorer, files, c),
+                "Scorer": lambda c: with_scorer(scorer, work, c),
+                "serve": lambda c: served(url, process.pid, bodies, c, expected),
+            }
+            report(sides, levels, args.repeats, 64 * len(work))
     finally:
         process.terminate()
         process.wait(60)
         scorer.close()
 
 
-def _summary(rows: int, runs: list[tuple[float, list[float]]]) -> tuple[float, float, float]:
-    rate = statistics.median(rows / seconds for seconds, _ in runs)
-    p50 = statistics.median(percentile(lat, 0.5) for _, lat in runs) * 1000
-    p99 = statistics.median(percentile(lat, 0.99) for _, lat in runs) * 1000
-    return rate, p50, p99
+def report(
+    sides: dict[str, Callable[[int], Awaitable[Run]]], levels: list[int], repeats: int, rows: int
+) -> None:
+    print(
+        f"{rows} rows per measurement in 64-row batches; {os.cpu_count()} CPUs (shared), "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    columns = " | ".join(
+        f"{name + ' rows/s':>13} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms/1k':>9}" for name in sides
+    )
+    print(f"clients | {columns} | serve/score serve/Scorer")
+    for clients in levels:
+        runs: dict[str, list[Run]] = {name: [] for name in sides}
+        for _ in range(repeats):
+            for name, side in sides.items():
+                runs[name].append(asyncio.run(side(clients)))
+        summary = {name: _summary(rows, side_runs) for name, side_runs in runs.items()}
+        cells = " | ".join(
+            f"{rate:>13.0f} {p50:>7.1f} {p99:>7.1f} {cpu:>9.0f}" for rate, p50, p99, cpu in summary.values()
+        )
+        serve = summary["serve"][0]
+        ratios = f"{serve / summary['score'][0]:>10.2f}x {serve / summary['Scorer'][0]:>11.2f}x"
+        print(f"{clients:>7} | {cells} | {ratios}")
+
+
+def _summary(rows: int, runs: list[Run]) -> tuple[float, float, float, float]:
+    rate = statistics.median(rows / seconds for seconds, _, _ in runs)
+    p50 = statistics.median(percentile(lat, 0.5) for _, lat, _ in runs) * 1000
+    p99 = statistics.median(percentile(lat, 0.99) for _, lat, _ in runs) * 1000
+    cpu = statistics.median(cpu for _, _, cpu in runs) * 1000 / rows * 1000
+    return rate, p50, p99, cpu
 
 
 if __name__ == "__main__":

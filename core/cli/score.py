@@ -261,11 +261,11 @@ class _Run:
         lines = []
         for row, result in zip(part, results, strict=True):
             self.tally.add(result)
-            lines.append(json.dumps(_output_row(row, result), ensure_ascii=False) + "\n")
+            lines.append(json.dumps(output_row(row, result), ensure_ascii=False) + "\n")
         self.output.write(lines)
 
 
-def _output_row(row: InputRow, result: RewardResult) -> dict[str, Any]:
+def output_row(row: InputRow, result: RewardResult) -> dict[str, Any]:
     """The input row plus the outcome; the verdict's details go under info.reward, beside the row's info
     (which stays as it was, so the output can be scored again or resumed)."""
     outcome = result.to_dict()

@@ -25,10 +25,11 @@ class Strict(StrictModel):
 
 
 class SampleIn(Strict):
+    # default_factory, not `= []`: pydantic deep-copies a mutable default for every row it validates
     id: str = "request"
-    prompt: list[dict[str, Any]] | str = []
+    prompt: list[dict[str, Any]] | str = Field(default_factory=list)
     answer: Any = None
-    info: dict[str, Any] = {}
+    info: dict[str, Any] = Field(default_factory=dict)
 
     def to_sample(self) -> Sample:
         # the validated fields as they are: model_dump would copy every prompt and answer once more
