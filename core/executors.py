@@ -20,7 +20,7 @@ from rewardkit.errors import ConfigError
 from rewardkit.host import PluginHost
 from rewardkit.loading import RubricSpec, load_environment, make_rubric
 from rewardkit.scoring import Scorer
-from rewardkit.types import RewardResult, Sample
+from rewardkit.types import RewardResult, Sample, Trajectory
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,19 @@ class RayScorer:
 
     # -- scoring -----------------------------------------------------------------------------------
     async def score_batch(self, samples: Sequence[Sample], completions: Sequence[str]) -> list[RewardResult]:
+        return await self._on_an_actor("score", samples, completions)
+
+    async def score_trajectories(
+        self, samples: Sequence[Sample], trajectories: Sequence[Trajectory]
+    ) -> list[RewardResult]:
+        """Finished trajectories scored by an actor, as `Scorer.score_trajectories` scores them."""
+        return await self._on_an_actor("score_trajectories", samples, trajectories)
+
+    async def _on_an_actor(
+        self, method: str, samples: Sequence[Sample], answers: Sequence[Any]
+    ) -> list[RewardResult]:
+        if len(samples) != len(answers):
+            raise ValueError(f"{len(samples)} samples but {len(answers)} answers")
         if not samples:
             return []
         self.start()
@@ -133,7 +146,7 @@ class RayScorer:
         actor = self._actors[index]
         self._in_flight[index] += 1
         try:
-            rows = await actor.score.remote(list(samples), list(completions))
+            rows = await getattr(actor, method).remote(list(samples), list(answers))
         except Exception as error:  # the actor died or its call failed: the batch is an infrastructure error
             logger.warning("rewardkit ray actor failed: %s", error)
             self._replace(index, actor)
@@ -171,6 +184,12 @@ class ScoringActor:
     async def score(self, samples: list[Sample], completions: list[str]) -> list[dict[str, Any]]:
         scorer = await self._scorer()
         return [result.to_dict() for result in await scorer.score_batch(samples, completions)]
+
+    async def score_trajectories(
+        self, samples: list[Sample], trajectories: list[Trajectory]
+    ) -> list[dict[str, Any]]:
+        scorer = await self._scorer()
+        return [result.to_dict() for result in await scorer.score_trajectories(samples, trajectories)]
 
     async def _scorer(self) -> Scorer:
         if self.scorer is None:

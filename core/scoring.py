@@ -22,7 +22,7 @@ from rewardkit.environment import Environment
 from rewardkit.outcome import normalize
 from rewardkit.rubric import Rubric, RubricItem, call_reward
 from rewardkit.runtime import host_loop
-from rewardkit.types import RewardResult, Sample
+from rewardkit.types import RewardResult, Sample, Trajectory
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +103,22 @@ class Scorer:
 
     def score_sync(self, sample: Sample, completion: str) -> RewardResult:
         return self.score_batch_sync([sample], [completion])[0]
+
+    async def score_trajectories(
+        self, samples: Sequence[Sample], trajectories: Sequence[Trajectory]
+    ) -> list[RewardResult]:
+        """Outcomes of finished trajectories: an episode environment's each scored whole (every turn, under
+        the host's rules, as an episode's end scores it); any other environment's final replies as a batch."""
+        from rewardkit.episodes import is_episodic, score_trajectory  # episodes import this module
+
+        if len(samples) != len(trajectories):
+            raise ValueError(f"{len(samples)} samples but {len(trajectories)} trajectories")
+        if not is_episodic(self.env):
+            return await self.score_batch(samples, [t.completion for t in trajectories])
+        self.start()
+        pairs = zip(samples, trajectories, strict=True)
+        scored = (score_trajectory(self.env, s, t, self.rubric, self.timeout) for s, t in pairs)
+        return list(await asyncio.gather(*scored))
 
     # -- internals (run on the scoring loop) --------------------------------------------------------
     async def _score_batch(self, samples: list[Sample], completions: list[str]) -> list[RewardResult]:

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from rewardkit.environment import Environment
 from rewardkit.episodes.contract import EpisodeEnvironment, Step
@@ -29,6 +29,14 @@ T = TypeVar("T")
 
 # Stop reasons that are infrastructure, not the model: no outcome, excluded from group statistics.
 INFRASTRUCTURE_STOPS: frozenset[StopReason] = frozenset({"timeout", "env_error"})
+
+
+class TrajectoryScorer(Protocol):
+    """Where a finished episode is scored: a Scorer in this process, or a RayScorer's actors."""
+
+    async def score_trajectories(
+        self, samples: Sequence[Sample], trajectories: Sequence[Trajectory]
+    ) -> list[RewardResult]: ...
 
 
 @dataclass
@@ -78,12 +86,16 @@ class EpisodeSession:
         rubric: Rubric | None = None,
         score_timeout: float | None = None,
         max_turns: int | None = None,
+        scorer: TrajectoryScorer | None = None,
     ) -> None:
+        """`scorer` scores the outcome (with its own rubric and deadline); without one it is scored here,
+        with `rubric` and `score_timeout`."""
         self.env = env
         self.sample = sample
         self.episodic = isinstance(env, EpisodeEnvironment)
         self.tools: dict[str, Tool] = dict(tools or {})
         self.rubric = rubric
+        self.scorer = scorer
         metadata = env.metadata()
         self.score_timeout = float(score_timeout or metadata.score_timeout or DEFAULT_TIMEOUT)
         env_turns = env.max_turns if isinstance(env, EpisodeEnvironment) else 1
@@ -257,6 +269,9 @@ class EpisodeSession:
         )
 
     async def _score(self, trajectory: Trajectory) -> RewardResult:
+        if self.scorer is not None:
+            (result,) = await self.scorer.score_trajectories([self.sample], [trajectory])
+            return result
         return await score_trajectory(self.env, self.sample, trajectory, self.rubric, self.score_timeout)
 
     async def _close(self) -> None:

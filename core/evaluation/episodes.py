@@ -55,9 +55,8 @@ class EpisodeRunner:
             env.env,
             sample,
             resolve_tools(env.env, sample, self.host),
-            rubric=env.scorer.rubric,
-            score_timeout=env.scorer.timeout,
             max_turns=self.max_turns,
+            scorer=env.scorer,  # its rubric and deadline; under the Ray executor, scored by its actors
         )
         budget = _Budget(self.max_tokens)
         host = host_loop()  # the session's coroutines run where the environment was set up

@@ -15,7 +15,6 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rewardkit.episodes import is_episodic, score_trajectory
 from rewardkit.evaluation import rundir
 from rewardkit.evaluation.batching import MicroBatcher
 from rewardkit.evaluation.envs import EvalEnv
@@ -151,16 +150,9 @@ class Executor:
 
 
 async def _score_items(env: EvalEnv, items: list[tuple[Sample, Trajectory]]) -> list[RewardResult]:
-    """Single-turn rollouts through the environment's Scorer (its `score_batch`); episodes from the whole
-    trajectory, without running anything again."""
-    if not is_episodic(env.env):
-        return await env.scorer.score_batch([s for s, _ in items], [t.completion for _, t in items])
-    scorer = env.scorer
-    return list(
-        await asyncio.gather(
-            *(score_trajectory(env.env, s, t, scorer.rubric, scorer.timeout) for s, t in items)
-        )
-    )
+    """Through the environment's Scorer (a local one, or Ray actors): single-turn rollouts as a batch of
+    final replies, episodes from the whole trajectory, without running anything again."""
+    return await env.scorer.score_trajectories([s for s, _ in items], [t for _, t in items])
 
 
 def _record(job: Job, rollout: Rollout, result: RewardResult, timing: Mapping[str, float]) -> RolloutRecord:

@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +22,6 @@ from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 
 from rewardkit.adapters.openrlhf import extra_logs, label_sample, response_of, strip_end_tokens
-from rewardkit.episodes import is_episodic, score_trajectory
 from rewardkit.serve.config import ServerSettings
 from rewardkit.serve.guard import Guard
 from rewardkit.serve.metrics import Metrics
@@ -134,16 +133,12 @@ class Scoring:
 async def _score_group(
     served: Served, samples: list[Sample], answers: list[str | Trajectory]
 ) -> list[RewardResult]:
-    """One environment's items: a batch through its Scorer, except an episode environment's trajectories,
-    each scored whole under the host's rules (as eval and rescore score stored episodes)."""
-    if not is_episodic(served.env) or all(isinstance(answer, str) for answer in answers):
-        texts = [answer if isinstance(answer, str) else answer.completion for answer in answers]
-        return await served.scorer.score_batch(samples, texts)
-    rubric, timeout = served.scorer.rubric, served.scorer.timeout
+    """One environment's items in one batch: completions through its Scorer's `score_batch`; trajectories
+    (and completions beside them) scored whole, as eval and rescore score stored episodes."""
+    if all(isinstance(answer, str) for answer in answers):
+        return await served.scorer.score_batch(samples, cast(list[str], answers))
     trajectories = [Trajectory.single(a) if isinstance(a, str) else a for a in answers]
-    pairs = zip(samples, trajectories, strict=True)
-    scored = [score_trajectory(served.env, s, t, rubric, timeout) for s, t in pairs]
-    return list(await asyncio.gather(*scored))
+    return await served.scorer.score_trajectories(samples, trajectories)
 
 
 def _finished(task: asyncio.Future[list[RewardResult]], size: int, deadline: float) -> list[RewardResult]:

@@ -101,3 +101,45 @@ def test_score_command_with_the_ray_executor(ray_cluster, tmp_path):
         ]
     assert outputs["ray"] == outputs["local"]
     assert len(outputs["ray"]) == len(samples)
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("an episode was scored in the driver, not in a Ray actor")
+
+
+@pytest.mark.slow
+def test_ray_actors_score_episodes_stored_and_played(ray_cluster, monkeypatch):
+    from rewardkit.episodes import EpisodeSession
+    from rewardkit.plugins.episodes.retry import Retry
+    from rewardkit.runtime import host_loop
+    from rewardkit.types import Trajectory, assistant, user
+
+    env = rk.load_environment("retry", attempts=3, decay=0.5)
+    samples = list(itertools.islice(env.dataset("train"), 3))
+    wrong, right = "\\boxed{-1}", "\\boxed{{{}}}"
+    trajectories = [
+        Trajectory([assistant(wrong), user("again"), assistant(right.format(samples[0].answer))]),
+        Trajectory([assistant(right.format(samples[1].answer))]),
+        Trajectory([assistant(wrong)] * 3),
+    ]
+    timeout = 120.0
+    with make_scorer(env, timeout=timeout) as local:
+        expected = [r.to_dict() for r in asyncio.run(local.score_trajectories(samples, trajectories))]
+    assert [r["score"] for r in expected] == [0.5, 1.0, 0.0]
+
+    async def play(session: EpisodeSession) -> rk.RewardResult:
+        await session.begin()
+        for text in (wrong, right.format(samples[0].answer)):
+            await session.respond(assistant(text))
+        return (await session.finish()).result
+
+    monkeypatch.setattr(Retry, "score_trajectory", _refuse)  # from here on the driver cannot score one
+    with make_scorer(env, timeout=timeout, executor="ray", ray=RayOptions(actors=1)) as remote:
+        got = [r.to_dict() for r in asyncio.run(remote.score_trajectories(samples, trajectories))]
+        host_loop().run(env.setup())  # the episode's steps run here: its attempts are graded here
+        try:
+            played = host_loop().run(play(EpisodeSession(env, samples[0], scorer=remote)))
+        finally:
+            host_loop().run(env.teardown())
+    assert got == expected
+    assert played.score == 0.5 and played.components == {"attempts": 2.0, "solved": 1.0}
