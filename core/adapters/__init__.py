@@ -1,10 +1,11 @@
-"""Use rewardkit environments from other trainers: TRL, verl, OpenRLHF (docs/integrations.md).
+"""Use rewardkit environments from other trainers: TRL, verl, OpenRLHF, NeMo RL (docs/integrations.md).
 
 Each adapter scores through a `rewardkit.Scorer` (deadlines, validation, error outcomes) and translates
 rewardkit's outcomes into what its trainer understands. Importing this package imports no trainer.
 """
 
 from rewardkit.adapters.common import SAMPLE_COLUMN, AdapterSpec, scorer_for
+from rewardkit.adapters.nemo_rl import NemoRLEnvironment
 from rewardkit.adapters.openrlhf import RewardFunc, openrlhf_reward_func, to_openrlhf_rows
 from rewardkit.adapters.trl import to_hf_dataset, trl_reward_func
 from rewardkit.adapters.verl import (
@@ -20,6 +21,7 @@ __all__ = [
     "DATA_SOURCES",
     "SAMPLE_COLUMN",
     "AdapterSpec",
+    "NemoRLEnvironment",
     "RewardFunc",
     "openrlhf_reward_func",
     "scorer_for",
