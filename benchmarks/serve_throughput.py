@@ -6,8 +6,10 @@ Two in-process peers, each with C concurrent callers working through the same 64
   RowReader, scored, and each output row JSON-encoded as the CLI writes it. Like the server, it turns JSON
   rows into JSON verdicts; this is the goal's peer (serve >= 0.8x at 16 clients).
 - `Scorer`: the bare Python API on samples built beforehand (no JSON on either side): the stricter peer.
-The server is a separate `rewardkit serve --env math` process; C concurrent HTTP clients (one async httpx
-client in this process, bodies encoded beforehand) post the batches to /v1/score. The three alternate,
+The server is a separate `rewardkit serve --env math` process; C concurrent HTTP clients (one aiohttp
+session in this process, bodies encoded beforehand) post the batches to /v1/score. The load generator is
+aiohttp, not httpx: on a 2-core machine the client shares the cores with the server, and httpx spends
+several times aiohttp's CPU per request (its CPU per 1000 rows is printed as `client`). The three alternate,
 `--repeats` times per level; medians are printed with the ratio serve / peer. Every served result is
 checked against the in-process one. CPU ms per 1000 rows (this process for the peers, the server process
 for serve, read from /proc) show the cost apart from how busy the shared machine is.
@@ -33,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import aiohttp
 import httpx
 from serve_rows import batches, math_rows
 
@@ -41,7 +44,8 @@ from rewardkit.cli.rows import RowReader
 from rewardkit.cli.score import output_row
 
 RK = Path(sys.executable).with_name("rewardkit")
-Run = tuple[float, list[float], float]  # seconds, per-batch latencies, CPU seconds of the scoring process
+# seconds, per-batch latencies, CPU seconds of the scoring process and of this one (serve's client)
+Run = tuple[float, list[float], float, float]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -74,9 +78,9 @@ async def drive(
             await call(item)
             latencies.append(time.perf_counter() - started)
 
-    cpu, started = cpu_seconds(pid), time.perf_counter()
+    cpu, own, started = cpu_seconds(pid), cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(clients)))
-    return time.perf_counter() - started, latencies, cpu_seconds(pid) - cpu
+    return time.perf_counter() - started, latencies, cpu_seconds(pid) - cpu, cpu_seconds() - own
 
 
 async def with_scorer(scorer: rk.Scorer, work: list[list[dict[str, Any]]], clients: int) -> Run:
@@ -104,15 +108,14 @@ async def as_score_cli(scorer: rk.Scorer, files: list[Path], clients: int) -> Ru
 
 
 async def served(url: str, pid: int, bodies: list[bytes], clients: int, expected: list[list[Any]]) -> Run:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600) as client:
+    connector = aiohttp.TCPConnector(limit=clients)
+    headers = {"content-type": "application/json"}
+    async with aiohttp.ClientSession(url, connector=connector) as session:
 
         async def call(index: int) -> None:
-            reply = await client.post(
-                "/v1/score", content=bodies[index], headers={"content-type": "application/json"}
-            )
-            reply.raise_for_status()
-            scores = [r["score"] for r in reply.json()["results"]]
+            async with session.post("/v1/score", data=bodies[index], headers=headers) as reply:
+                reply.raise_for_status()
+                scores = [r["score"] for r in json.loads(await reply.read())["results"]]
             if scores != expected[index]:
                 raise AssertionError(f"batch {index}: served scores differ from in-process ones")
 
@@ -197,7 +200,7 @@ def report(
     columns = " | ".join(
         f"{name + ' rows/s':>13} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms/1k':>9}" for name in sides
     )
-    print(f"clients | {columns} | serve/score serve/Scorer")
+    print(f"clients | {columns} | client cpu ms/1k | serve/score serve/Scorer")
     for clients in levels:
         runs: dict[str, list[Run]] = {name: [] for name in sides}
         for _ in range(repeats):
@@ -205,19 +208,20 @@ def report(
                 runs[name].append(asyncio.run(side(clients)))
         summary = {name: _summary(rows, side_runs) for name, side_runs in runs.items()}
         cells = " | ".join(
-            f"{rate:>13.0f} {p50:>7.1f} {p99:>7.1f} {cpu:>9.0f}" for rate, p50, p99, cpu in summary.values()
+            f"{r:>13.0f} {p50:>7.1f} {p99:>7.1f} {c:>9.0f}" for r, p50, p99, c, _ in summary.values()
         )
-        serve = summary["serve"][0]
+        serve, client = summary["serve"][0], summary["serve"][4]
         ratios = f"{serve / summary['score'][0]:>10.2f}x {serve / summary['Scorer'][0]:>11.2f}x"
-        print(f"{clients:>7} | {cells} | {ratios}")
+        print(f"{clients:>7} | {cells} | {client:>16.0f} | {ratios}")
 
 
-def _summary(rows: int, runs: list[Run]) -> tuple[float, float, float, float]:
-    rate = statistics.median(rows / seconds for seconds, _, _ in runs)
-    p50 = statistics.median(percentile(lat, 0.5) for _, lat, _ in runs) * 1000
-    p99 = statistics.median(percentile(lat, 0.99) for _, lat, _ in runs) * 1000
-    cpu = statistics.median(cpu for _, _, cpu in runs) * 1000 / rows * 1000
-    return rate, p50, p99, cpu
+def _summary(rows: int, runs: list[Run]) -> tuple[float, float, float, float, float]:
+    rate = statistics.median(rows / seconds for seconds, _, _, _ in runs)
+    p50 = statistics.median(percentile(lat, 0.5) for _, lat, _, _ in runs) * 1000
+    p99 = statistics.median(percentile(lat, 0.99) for _, lat, _, _ in runs) * 1000
+    cpu = statistics.median(cpu for _, _, cpu, _ in runs) * 1e6 / rows
+    own = statistics.median(own for _, _, _, own in runs) * 1e6 / rows
+    return rate, p50, p99, cpu, own
 
 
 if __name__ == "__main__":
