@@ -66,15 +66,14 @@ class NemoRLEnvironment:
             settings = NemoRLConfig.model_validate(dict(config))
         except ValidationError as error:
             raise config_error(error, NemoRLConfig) from None
-        spec = AdapterSpec(settings.env, settings.config, settings.rubric, settings.score_timeout)
-        self.scorer = spec.build().start()
-        self.name = settings.env
-        if is_episodic(self.scorer.env):
-            self.scorer.close()
+        scorer = AdapterSpec(settings.env, settings.config, settings.rubric, settings.score_timeout).build()
+        if is_episodic(scorer.env):
             raise ConfigError(
                 f"env: {settings.env} is an episode environment, which NeMo RL's step cannot drive (see "
                 "docs/integrations.md, NeMo RL); train it with `rewardkit train` instead"
             )
+        self.scorer = scorer.start()  # its setup fails here, when NeMo RL creates the actor
+        self.name = settings.env
         self._since_metrics: list[RewardResult] = []
         self._lock = threading.Lock()
 
