@@ -99,10 +99,8 @@ async def as_score_cli(scorer: rk.Scorer, files: list[Path], clients: int) -> Ru
     async def call(path: Path) -> None:
         rows = list(RowReader(str(path), scorer.env).rows())
         results = await scorer.score_batch([r.sample for r in rows], [r.completion for r in rows])
-        "".join(
-            json.dumps(output_row(r, s), ensure_ascii=False) + "\n"
-            for r, s in zip(rows, results, strict=True)
-        )
+        lines = [json.dumps(output_row(r, s), ensure_ascii=False) for r, s in zip(rows, results, strict=True)]
+        assert len(lines) == len(rows)  # what the CLI writes; here nothing is kept
 
     return await drive(clients, files, call, None)
 
@@ -143,6 +141,11 @@ def start_server() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the server did not start")
 
 
+def scores(scorer: rk.Scorer, batch: list[dict[str, Any]]) -> list[float | None]:
+    samples = [rk.Sample.from_dict(row["sample"]) for row in batch]
+    return [r.score for r in scorer.score_batch_sync(samples, [row["completion"] for row in batch])]
+
+
 def write_batches(work: list[list[dict[str, Any]]], folder: Path) -> list[Path]:
     """Each batch as a `rewardkit score` input file."""
     files = []
@@ -168,15 +171,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as folder:
             files = write_batches(work, Path(folder))
-            expected = [
-                [
-                    r.score
-                    for r in scorer.score_batch_sync(
-                        [rk.Sample.from_dict(row["sample"]) for row in b], [row["completion"] for row in b]
-                    )
-                ]
-                for b in work
-            ]  # also warms both sides' math workers before anything is timed
+            expected = [scores(scorer, batch) for batch in work]  # also warms the math workers
             asyncio.run(served(url, process.pid, bodies, 16, expected))
             sides: dict[str, Callable[[int], Awaitable[Run]]] = {
                 "score": lambda c: as_score_cli(scorer, files, c),
