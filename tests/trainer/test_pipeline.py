@@ -122,6 +122,17 @@ def test_sft_rejection_sample_distill_with_summary(tmp_path):
     assert again.summary == result.summary
 
 
+@pytest.mark.usefixtures("tiny_dir")
+def test_the_summary_samples_with_the_pipelines_seed(tmp_path):
+    """Runs with different seeds draw different replies to the same held-out problems."""
+    config = _three_stages(tmp_path / "run")
+    config["stages"][0]["optim"]["max_steps"] = 2
+    config.update(seed=5, stages=config["stages"][:1])
+    train_pipeline(config, ["summary.num_prompts=4", "summary.greedy=false"], host=toy_host())
+    sampled = tmp_path / "run" / "stages" / "01-teacher" / "summary" / "sampled" / "metadata.json"
+    assert json.loads(sampled.read_text())["config"]["sampling"]["seed"] == 5
+
+
 def test_config_errors_name_the_stage_and_field(tmp_path):
     config = _three_stages(tmp_path / "x")
     config["stages"][2]["optim"]["lr"] = "fast"

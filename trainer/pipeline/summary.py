@@ -22,15 +22,17 @@ def summarize(
     """One row of the table for the model in `model` (a local folder)."""
     config = pipeline.config.summary
     assert config is not None
-    k = config.rollouts
-    sampled = _evaluate(config, model, dtype, folder / "sampled", k, pipeline.summary_temperature(), host)
+    k, seed = config.rollouts, pipeline.config.seed
+    sampled = _evaluate(
+        config, model, dtype, folder / "sampled", k, pipeline.summary_temperature(), seed, host
+    )
     overall = sampled["metrics"]["overall"]
     row: dict[str, Any] = {
         "pass@1": overall.get("pass@1"),
         f"pass@{k}": (overall.get("pass_at_k") or {}).get(str(k)),
     }
     if config.greedy:
-        greedy = _evaluate(config, model, dtype, folder / "greedy", 1, 0.0, host)
+        greedy = _evaluate(config, model, dtype, folder / "greedy", 1, 0.0, seed, host)
         row["greedy_pass@1"] = greedy["metrics"]["overall"].get("pass@1")
     if config.format_reward is not None:
         row["format_rate"] = component_mean(folder / "sampled", config.format_reward)
@@ -45,6 +47,7 @@ def _evaluate(
     output: Path,
     rollouts: int,
     temperature: float,
+    seed: int,
     host: PluginHost | None,
 ) -> dict[str, Any]:
     from rewardkit.evaluation.run import evaluate
@@ -57,7 +60,8 @@ def _evaluate(
             "split": config.split,
             "num_prompts": config.num_prompts,
             "rollouts": rollouts,
-            "sampling": {"temperature": temperature, "max_tokens": config.max_tokens},
+            # The pipeline's seed: runs with different seeds draw different samples of the same problems.
+            "sampling": {"temperature": temperature, "max_tokens": config.max_tokens, "seed": seed},
             "local": {"batch_size": config.batch_size, "dtype": dtype},
         }
     )
