@@ -127,12 +127,12 @@ class PluginHost:
         listed as disabled.
         """
         allowed = set(allow) if allow is not None else _allowed_from_env()
-        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_bundled_first):
-            self._load(ep, allowed)
+        for ep, dist in _bundled_first(md.entry_points(group=ENTRY_POINT_GROUP)):
+            self._load(ep, dist, allowed)
         return self
 
-    def _load(self, ep: md.EntryPoint, allowed: set[str] | None) -> None:
-        info = PluginInfo(ep.name, ep.value, *_dist_of(ep))
+    def _load(self, ep: md.EntryPoint, dist: tuple[str | None, str | None], allowed: set[str] | None) -> None:
+        info = PluginInfo(ep.name, ep.value, *dist)
         if ep.name in self.plugins:
             info.errors.append(
                 f"entry point name {ep.name!r} is already used by "
@@ -328,14 +328,24 @@ def _allowed_from_env() -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-def _dist_of(ep: md.EntryPoint) -> tuple[str | None, str | None]:
-    dist = getattr(ep, "dist", None)
-    return (dist.name, dist.version) if dist is not None else (None, None)
+def _bundled_first(
+    eps: Iterable[md.EntryPoint],
+) -> list[tuple[md.EntryPoint, tuple[str | None, str | None]]]:
+    """Entry points with their distribution's (name, version), in load order: rewardkit's own plugins (so a
+    third-party name clash never displaces one), then by name. Each distribution's metadata file is
+    parsed once, not once per entry point."""
+    names: dict[int, tuple[str | None, str | None]] = {}
 
+    def dist_of(ep: md.EntryPoint) -> tuple[str | None, str | None]:
+        dist = getattr(ep, "dist", None)
+        if dist is None:
+            return None, None
+        if id(dist) not in names:
+            names[id(dist)] = (dist.name, dist.version)
+        return names[id(dist)]
 
-def _bundled_first(ep: md.EntryPoint) -> tuple[bool, str]:
-    """Load order: rewardkit's own plugins (so a third-party name clash never displaces one), then by name."""
-    return (_dist_of(ep)[0] != "rewardkit", ep.name)
+    found = [(ep, dist_of(ep)) for ep in eps]
+    return sorted(found, key=lambda pair: (pair[1][0] != "rewardkit", pair[0].name))
 
 
 @process_singleton
