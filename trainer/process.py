@@ -44,9 +44,12 @@ def configure_threads(threads: int | None) -> None:
 
 def check_process(config: TrainConfig) -> None:
     """What a trainer checks instead of changing the process: a clear error or warning, never a change."""
-    if config.generation.backend == "vllm" and os.environ.get(IN_PROCESS_VLLM) != "0":
+    generation = config.generation
+    # Server mode builds no engine here (the server runs its own), so only colocate needs the variable.
+    colocated = generation.backend == "vllm" and generation.vllm.mode == "colocate"
+    if colocated and os.environ.get(IN_PROCESS_VLLM) != "0":
         raise ConfigError(
-            "generation.backend: vllm runs vLLM's engine in this process, which needs "
+            "generation.backend: vllm (colocate) runs vLLM's engine in this process, which needs "
             f"{IN_PROCESS_VLLM}=0 before vllm is imported; call "
             "rewardkit.trainer.configure_process(config) first (`rewardkit train` does), or set it yourself"
         )

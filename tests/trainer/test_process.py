@@ -49,6 +49,13 @@ def test_the_vllm_backend_asks_for_configure_process_instead_of_setting_variable
 
 
 @pytest.mark.usefixtures("private_environ")
+def test_server_mode_needs_no_in_process_engine_variable(tmp_path):
+    """The server runs vLLM's engine; the trainer only talks to it, so a script need not set it."""
+    generation = {"backend": "vllm", "vllm": {"mode": "server"}}
+    check_process(parse_config(tiny_config(tmp_path, generation=generation)))
+
+
+@pytest.mark.usefixtures("private_environ")
 def test_configure_process_applies_threads_and_vllms_variables(tmp_path, thread_count):
     config = parse_config(tiny_config(tmp_path, threads=thread_count + 1, generation={"backend": "vllm"}))
     os.environ["REWARDKIT_CACHE"] = str(tmp_path)

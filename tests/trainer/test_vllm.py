@@ -117,12 +117,19 @@ def test_a_tied_gemma2_takes_weight_pushes(tiny_dir, tmp_path):
         engine.close()
 
 
+# LoRA at a learning rate whose adapter moves the log-probs well past the bound within 3 steps: an engine
+# left with the base weights (the adapter not merged into the push) fails the check.
+LORA = {"model": {"lora": {"r": 4, "alpha": 8}}, "optim": {"lr": 2e-2, "max_steps": 4}}
+
+
 @pytest.mark.usefixtures("vllm_env")
-def test_training_with_vllm_generation_keeps_engine_and_policy_in_sync(tmp_path, tiny_dir):
+@pytest.mark.parametrize("sections", [{}, LORA], ids=["full", "lora-merged"])
+def test_training_with_vllm_generation_keeps_engine_and_policy_in_sync(tmp_path, tiny_dir, sections):
     from rewardkit.trainer import train
     from rewardkit.trainer.tracking import read_metrics
 
-    config = tiny_config(tmp_path, steps=4, generation={"backend": "vllm", "vllm": {"cpu_kvcache_gb": 1}})
+    generation = {"backend": "vllm", "vllm": {"cpu_kvcache_gb": 1}}
+    config = tiny_config(tmp_path, steps=4, generation=generation, **sections)
     result = train(config, host=toy_host())
     rows = read_metrics(tmp_path)
     assert result.step == 4 and len(rows) == 4

@@ -104,13 +104,20 @@ def test_greedy_parity_after_pushes_and_the_shared_sampling_convention(server, t
         engine.close()
 
 
-@pytest.mark.parametrize("one_step_off", [False, True], ids=["in-step", "one-step-off"])
-def test_training_against_the_server(server, tmp_path, one_step_off):
+@pytest.mark.parametrize(
+    ("one_step_off", "lora"),
+    [(False, False), (True, False), (False, True)],
+    ids=["in-step", "one-step-off", "in-step-lora-merged"],
+)
+def test_training_against_the_server(server, tmp_path, one_step_off, lora):
+    from test_vllm import LORA
+
     from rewardkit.trainer import train
     from rewardkit.trainer.tracking import read_metrics
 
     generation = {**server_config(server), "one_step_off": one_step_off}
-    result = train(tiny_config(tmp_path, steps=4, generation=generation), host=toy_host())
+    sections = LORA if lora else {}
+    result = train(tiny_config(tmp_path, steps=4, generation=generation, **sections), host=toy_host())
     rows = read_metrics(tmp_path)
     assert result.step == 4 and len(rows) == 4
     if not one_step_off:
