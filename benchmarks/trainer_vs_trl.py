@@ -306,7 +306,8 @@ def report(sides: tuple[str, str], ours: dict, peer: dict) -> None:
         print(
             f"ratio {sides[0]}/{sides[1]}: step time {ours['s_per_step'] / peer['s_per_step']:.2f}x "
             f"(CPU time {ours['cpu_s_per_step'] / peer['cpu_s_per_step']:.2f}x), "
-            f"peak RSS {ours['peak_rss_gb'] / peer['peak_rss_gb']:.2f}x"
+            f"tokens/s {ours['tokens_per_s'] / peer['tokens_per_s']:.2f}x (the sides sample different "
+            f"lengths), peak RSS {ours['peak_rss_gb'] / peer['peak_rss_gb']:.2f}x"
         )
 
 
@@ -356,7 +357,11 @@ def main() -> None:
         print(
             f"\n== {model} ({MODELS[model]}), backend={args.backend}, batch={args.batch}, "
             f"G={args.generations}, new tokens={args.max_new_tokens}, steps={args.steps}, "
-            f"threads={args.threads}, device={args.device}"
+            f"threads={args.threads}, device={args.device}\n"
+            f"   same on both sides: model and prompts, lr {args.lr}, float32, loss dapo, beta 0 (no "
+            "reference model), one optimizer step per rollout, rewards scaled per group, each side in its "
+            f"own process; s/step is the median of steps 3..{args.steps} (2 warm-up steps dropped)"
+            + (f"; the sides alternate {args.repeats} times" if args.repeats > 1 else "")
         )
         for repeat, (ours, peer) in enumerate(runs, 1):
             if args.repeats > 1:

@@ -60,8 +60,24 @@ def _stops(model, tokenizer):
 def test_greedy_decode_equals_transformers_generate(model_and_tokenizer, share_prefix):
     model, tokenizer = model_and_tokenizer
     prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi", "Seven")]
+    assert_greedy_matches_generate(model, tokenizer, prompts, share_prefix, _stops(model, tokenizer))
+
+
+def test_rows_that_stop_early_leave_the_batch_and_the_others_decode_on_unchanged(model_and_tokenizer):
+    """Stop tokens taken from the unstopped greedy decodes, so rows end at different steps and the batch
+    shrinks (more than an eighth of it at a time and one row at a time) while the others keep decoding."""
+    model, tokenizer = model_and_tokenizer
+    texts = ("What is 1 + 2?", "Hi", "Seven", "Tell me", "A", "B c", "Write", "Count to ten")
+    prompts = [tokenizer(t)["input_ids"] for t in texts]
+    free = TransformersBackend(model, tokenizer).generate(prompts, 1, SamplingSpec(16, greedy=True), seed=0)
+    stops = {row[step] for row, step in zip(free.token_ids, (2, 5, 9), strict=False)}
+    ours = assert_greedy_matches_generate(model, tokenizer, prompts, True, tuple(stops))
+    lengths = {len(row) for row in ours.token_ids}
+    assert len(lengths) > 2 and min(lengths) < 16  # rows really ended at different steps
+
+
+def assert_greedy_matches_generate(model, tokenizer, prompts, share_prefix, stops):
     backend = TransformersBackend(model, tokenizer, share_prefix=share_prefix)
-    stops = _stops(model, tokenizer)
     ours = backend.generate(prompts, 2, SamplingSpec(16, greedy=True, stop_token_ids=stops), seed=0)
     ids, mask = left_pad([p for p in prompts for _ in range(2)], tokenizer.pad_token_id)
     with torch.no_grad():
@@ -82,6 +98,7 @@ def test_greedy_decode_equals_transformers_generate(model_and_tokenizer, share_p
         assert ours.truncated[row] == (len(mine) == 16 and mine[-1] not in stops)
         # Log-probs too: a wrong position or mask shifts them even where the argmax survives.
         assert torch.allclose(torch.tensor(ours.logprobs[row]), logprobs[row, : len(mine)], atol=1e-5)
+    return ours
 
 
 def test_sampled_logprobs_follow_the_convention_with_top_k_and_top_p(model_and_tokenizer):
@@ -118,16 +135,19 @@ def test_stop_strings_end_a_completion_at_the_token_that_completes_them(model_an
     model, tokenizer = model_and_tokenizer
     backend = TransformersBackend(model, tokenizer)
     prompts = [tokenizer(t)["input_ids"] for t in ("What is 1 + 2?", "Hi")]
-    free = backend.generate(prompts, 4, SamplingSpec(24), seed=3)
-    text = tokenizer.decode(free.token_ids[0], skip_special_tokens=True)
-    stop = text[len(text) // 2 : len(text) // 2 + 2]  # two characters row 0 produces mid-way
+    # One row alone: its draws do not depend on when other rows stop (finished rows leave the batch).
+    free = backend.generate(prompts[:1], 1, SamplingSpec(24), seed=3).token_ids[0]
+    text = tokenizer.decode(free, skip_special_tokens=True)
+    stop = text[len(text) // 2 : len(text) // 2 + 2]  # two characters the row produces mid-way
     assert stop.strip()
+    alone = backend.generate(prompts[:1], 1, SamplingSpec(24, stop_strings=(stop,)), seed=3)
+    head = tokenizer.decode(alone.token_ids[0], skip_special_tokens=True)
+    assert stop in head and stop not in tokenizer.decode(alone.token_ids[0][:-1], skip_special_tokens=True)
+    assert not alone.truncated[0] and alone.token_ids[0] == free[: len(alone.token_ids[0])]
     cut = backend.generate(prompts, 4, SamplingSpec(24, stop_strings=(stop,)), seed=3)
-    head = tokenizer.decode(cut.token_ids[0], skip_special_tokens=True)
-    assert stop in head and stop not in tokenizer.decode(cut.token_ids[0][:-1], skip_special_tokens=True)
-    assert not cut.truncated[0] and cut.token_ids[0] == free.token_ids[0][: len(cut.token_ids[0])]
     for tokens, truncated in zip(cut.token_ids, cut.truncated, strict=True):
         if stop in tokenizer.decode(tokens, skip_special_tokens=True):
             assert not truncated and stop not in tokenizer.decode(tokens[:-1], skip_special_tokens=True)
         else:
             assert truncated and len(tokens) == 24  # no stop tokens in this spec: the rest ran to the limit
+    assert 0 < sum(cut.truncated) < len(cut.truncated)  # some rows stopped, others decoded on

@@ -1,9 +1,10 @@
 """Generation with the transformers policy itself: runs anywhere, shares the trainer's weights (no sync).
 
 A plain KV-cached loop over the model's own forward: the prompts run once (each group's shared prompt once,
-see rewardkit.trainer.prefix), then one token per step. The loop samples itself rather than calling
-`generate`, so nothing from the model's `generation_config` (a repetition penalty, top-k, ...) can slip
-into the sampled distribution unseen, and the log-probs follow the one convention of sampling.py.
+see rewardkit.trainer.prefix), then one token per step for the rows still decoding (finished rows leave the
+batch, so a step costs what the unfinished completions need). The loop samples itself rather than calling
+`generate`, so nothing from the model's `generation_config` (a repetition penalty, top-k, ...) can slip into
+the sampled distribution unseen, and the log-probs follow the one convention of sampling.py.
 """
 
 from __future__ import annotations
@@ -71,13 +72,17 @@ class TransformersBackend:
         cache = cache if cache is not None else DynamicCache(config=self.model.config)
         feed = input_ids[:, cache.get_seq_length() :]  # what the cache has not seen yet
         position = positions(attention)[:, -feed.shape[1] :]
-        stop_ids = torch.tensor(spec.stop_token_ids, dtype=torch.long, device=feed.device)
+        device = feed.device
+        stop_ids = torch.tensor(spec.stop_token_ids, dtype=torch.long, device=device)
         stop_strings = self._stop_string_check(spec.stop_strings)
         rows = len(feed)
-        length = torch.zeros(rows, dtype=torch.long, device=feed.device)
-        done = torch.zeros(rows, dtype=torch.bool, device=feed.device)
-        tokens, logprobs = [], []
-        for _ in range(spec.max_new_tokens):
+        tokens = torch.full((rows, spec.max_new_tokens), self.pad_id, dtype=torch.long, device=device)
+        logprobs = torch.zeros((rows, spec.max_new_tokens), dtype=torch.float32, device=device)
+        length = torch.zeros(rows, dtype=torch.long, device=device)
+        live = torch.arange(rows, device=device)  # the output row of each row still in the batch
+        ended = torch.zeros(rows, dtype=torch.bool, device=device)  # per batch row: stopped, not yet dropped
+        stopped_rows = torch.zeros(rows, dtype=torch.bool, device=device)  # per output row
+        for step in range(spec.max_new_tokens):
             logits = self.model(
                 input_ids=feed,
                 attention_mask=attention,
@@ -87,24 +92,30 @@ class TransformersBackend:
                 logits_to_keep=1,
             ).logits[:, -1]
             token, logp = sample(logits, spec, generator)
-            tokens.append(token)
-            logprobs.append(logp)
-            length += ~done
+            going = live[~ended]
+            tokens[going, step], logprobs[going, step] = token[~ended], logp[~ended]
+            length[going] += 1
             stopped = torch.isin(token, stop_ids)
             if stop_strings is not None:
-                stopped |= stop_strings(torch.stack(tokens, dim=1), None)
-            done |= stopped
-            if done.all():
+                stopped |= stop_strings(tokens[live, : step + 1], None)
+            ended |= stopped
+            stopped_rows[live[ended]] = True
+            if ended.all():
                 break
             feed, position = token.unsqueeze(-1), position[:, -1:] + 1
-            attention = torch.cat([attention, attention.new_ones((rows, 1))], dim=-1)
-        ids = torch.stack(tokens, dim=1).tolist()
-        lps = torch.stack(logprobs, dim=1).tolist()
+            attention = torch.cat([attention, attention.new_ones((len(live), 1))], dim=-1)
+            # Finished rows leave the batch, so every later step computes only rows still decoding; in
+            # groups of an eighth of the batch, since each removal copies the whole KV cache once.
+            if 8 * int(ended.sum()) >= len(live):
+                keep = torch.nonzero(~ended).flatten()
+                cache.batch_select_indices(keep)
+                live, feed, position, attention = live[keep], feed[keep], position[keep], attention[keep]
+                ended = ended[keep]
         ends = length.tolist()
         return Completions(
-            [row[:end] for row, end in zip(ids, ends, strict=True)],
-            [row[:end] for row, end in zip(lps, ends, strict=True)],
-            (~done).tolist(),
+            [row[:end] for row, end in zip(tokens.tolist(), ends, strict=True)],
+            [row[:end] for row, end in zip(logprobs.tolist(), ends, strict=True)],
+            (~stopped_rows).tolist(),
         )
 
     def _stop_string_check(self, strings: tuple[str, ...]) -> Any:
