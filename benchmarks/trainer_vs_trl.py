@@ -8,7 +8,9 @@
     python benchmarks/trainer_vs_trl.py --repeats 3                # alternate the sides 3 times
     python benchmarks/trainer_vs_trl.py --backend vllm-server --models 30m   # rewardkit against a vLLM
         # server (launched here): one-step-off generation vs generation inside the step (TRL is not run:
-        # its server mode pushes weights over NCCL only, so it cannot train against a CPU server)
+        # its server mode pushes weights over NCCL only, so it cannot train against a CPU server); prints
+        # async/overlap, the share of generation hidden behind training. On one CPU machine the server and
+        # the trainer share its cores, so the overlap cannot shorten a step there; on separate GPUs it can
 
 Each side runs in its own subprocess (so peak RSS is its own), with the same model, reward, prompts, batch,
 group size, lengths, learning rate, fp32, loss (dapo), beta 0 and thread count. Seconds per step are the
@@ -97,6 +99,9 @@ def run_rewardkit(args: argparse.Namespace, out_dir: str) -> list[tuple[float, f
 
     result = Timed(parse_config(config), host=host).train()
     rows = result.history
+    overlap = [row["async/overlap"] for row in rows[2:] if "async/overlap" in row]
+    if overlap:  # one-step-off: the share of generation hidden behind training, after warm-up
+        print("OVERLAP " + json.dumps(statistics.median(overlap)))
     return [
         (row["time/step"], row["reward/mean"], row["tokens_generated"], spent)
         for row, spent in zip(rows, _cpu_per_step(cpu), strict=True)
@@ -256,6 +261,9 @@ def measure(side: str, model: str, args: argparse.Namespace) -> dict:
     if done.returncode != 0 or line is None:
         return {"error": done.stderr[-1500:]}
     result = json.loads(line[7:])
+    overlap = next((ln for ln in done.stdout.splitlines() if ln.startswith("OVERLAP ")), None)
+    if overlap is not None:
+        result["overlap"] = json.loads(overlap[8:])
     timed = result["rows"][2:]  # after warm-up
     result["s_per_step"] = statistics.median(row[0] for row in timed) if timed else float("nan")
     seconds = sum(row[0] for row in timed)
@@ -299,7 +307,9 @@ def report(sides: tuple[str, str], ours: dict, peer: dict) -> None:
         print(
             f"{name:17s} {res['s_per_step']:.3f} s/step ({res['cpu_s_per_step']:.3f} CPU s)  "
             f"{res['tokens_per_s']:.0f} tokens/s  "
-            f"peak RSS {res['peak_rss_gb']:.2f} GB{_gpu(res)}  wall {res['wall_s']:.0f}s\n"
+            f"peak RSS {res['peak_rss_gb']:.2f} GB{_gpu(res)}  wall {res['wall_s']:.0f}s"
+            + (f"  async/overlap {res['overlap']:.2f}" if "overlap" in res else "")
+            + "\n"
             f"  reward per step: {curve}"
         )
     if "error" not in ours and "error" not in peer:
