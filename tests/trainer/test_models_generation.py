@@ -70,3 +70,28 @@ def test_micro_batch_rows_trim_padding_columns(model_and_tokenizer):
     assert batch.input_ids.tolist() == [[1, 2, 5, 6, 7], [0, 3, 8, 0, 0]]
     part = batch.rows(slice(1, 2))
     assert part.input_ids.tolist() == [[0, 3, 8]] and part.completion_mask.tolist() == [[True]]
+
+
+def test_a_sharded_policy_decodes_until_every_process_has_finished(tiny_dir, tmp_path):
+    """FSDP2 over two CPU processes: rank 0's rows stop at once, rank 1's run on. Each forward gathers the
+    shards, so rank 0 keeps decoding (its rows untouched) until rank 1 is done instead of leaving it to hang;
+    both ranks' completions equal the unsharded policy's."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rk_trainer_toys import free_port
+
+    script = Path(__file__).with_name("synced_decode_script.py")
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    command += ["--master_port", str(free_port()), str(script), str(tmp_path), str(tiny_dir)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert [r["synced"] for r in ranks] == [[False, True], [False, True]]
+    assert [r["equal"] for r in ranks] == [True, True]
+    assert ranks[0]["lengths"] == [1, 1, 1, 1]
+    assert ranks[1]["lengths"] == [12, 12, 12, 12]

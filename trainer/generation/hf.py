@@ -5,6 +5,10 @@ see rewardkit.trainer.prefix), then one token per step for the rows still decodi
 batch, so a step costs what the unfinished completions need). The loop samples itself rather than calling
 `generate`, so nothing from the model's `generation_config` (a repetition penalty, top-k, ...) can slip into
 the sampled distribution unseen, and the log-probs follow the one convention of sampling.py.
+
+A sharded policy (FSDP, DeepSpeed ZeRO-3) gathers its weights inside every forward, a collective: there
+every process decodes until all have finished (as `generate(synced_gpus=True)` does), so none is left
+waiting in a gather that a process which stopped early never joins.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class TransformersBackend:
         self.tokenizer = tokenizer
         self.share_prefix = share_prefix
         self.pad_id = int(tokenizer.pad_token_id)
+        self.synced = is_sharded(model)
         self._stop_strings: dict[tuple[str, ...], Any] = {}
 
     def sync_weights(self, weights: Any) -> None:
@@ -100,7 +105,7 @@ class TransformersBackend:
                 stopped |= stop_strings(tokens[live, : step + 1], None)
             ended |= stopped
             stopped_rows[live[ended]] = True
-            if ended.all():
+            if self._all_finished(bool(ended.all()), device):
                 break
             feed, position = token.unsqueeze(-1), position[:, -1:] + 1
             attention = torch.cat([attention, attention.new_ones((len(live), 1))], dim=-1)
@@ -108,6 +113,7 @@ class TransformersBackend:
             # groups of an eighth of the batch, since each removal copies the whole KV cache once.
             if 8 * int(ended.sum()) >= len(live):
                 keep = torch.nonzero(~ended).flatten()
+                keep = keep if len(keep) else keep.new_zeros(1)  # synced: one row keeps the forwards going
                 cache.batch_select_indices(keep)
                 live, feed, position, attention = live[keep], feed[keep], position[keep], attention[keep]
                 ended = ended[keep]
@@ -117,6 +123,17 @@ class TransformersBackend:
             [row[:end] for row, end in zip(logprobs.tolist(), ends, strict=True)],
             (~stopped_rows).tolist(),
         )
+
+    def _all_finished(self, finished: bool, device: torch.device) -> bool:
+        """Whether the decode loop may stop: this process's rows are done and, for a sharded policy, every
+        other process's too (one all-reduce per step)."""
+        if not self.synced:
+            return finished
+        import torch.distributed as dist
+
+        running = torch.tensor([0 if finished else 1], device=device)
+        dist.all_reduce(running)
+        return int(running.item()) == 0
 
     def _stop_string_check(self, strings: tuple[str, ...]) -> Any:
         """transformers' StopStringCriteria over the generated tokens only (not the prompt), as vLLM checks
@@ -128,6 +145,21 @@ class TransformersBackend:
 
             self._stop_strings[strings] = StopStringCriteria(self.tokenizer, list(strings))
         return self._stop_strings[strings]
+
+
+def is_sharded(model: Any) -> bool:
+    """Whether `model`'s forward gathers parameters across processes: FSDP1 (a wrapper module), FSDP2 (DTensor
+    parameters) or DeepSpeed ZeRO-3 (partitioned parameters carry `ds_id`)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return False
+    from torch.distributed.fsdp import FullyShardedDataParallel
+    from torch.distributed.tensor import DTensor
+
+    if any(isinstance(module, FullyShardedDataParallel) for module in model.modules()):
+        return True
+    return any(isinstance(p, DTensor) or hasattr(p, "ds_id") for p in model.parameters())
 
 
 def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
