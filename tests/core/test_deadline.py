@@ -65,3 +65,51 @@ def test_waiting_for_a_free_reward_thread_is_not_charged():
         assert asyncio.run(three()) == [0.3, 0.3, 0.3]  # the last waited 0.6 s for the one thread
     finally:
         threads.shutdown()
+
+
+async def block_at_once(seconds: float) -> str:
+    time.sleep(seconds)  # no await: the whole score is one step
+    return "done"
+
+
+def test_a_score_that_never_waits_is_held_to_the_deadline_too():
+    assert asyncio.run(within_deadline(block_at_once(0.01), 0.3, "quick")) == "done"
+    with pytest.raises(DeadlineExceeded, match=r"stuck timed out after 0\.1s"):
+        asyncio.run(within_deadline(block_at_once(0.3), 0.1, "stuck"))
+
+
+def test_cancelling_the_caller_cancels_the_score_where_it_waits():
+    cleaned: list[str] = []
+
+    async def waits_then_cleans() -> str:
+        await asyncio.sleep(0)
+        try:
+            await asyncio.sleep(5)
+        finally:
+            cleaned.append("finally")
+        return "never"
+
+    async def cancel_soon() -> None:
+        task = asyncio.ensure_future(within_deadline(waits_then_cleans(), 10.0, "cancelled"))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.01)  # the score's own task unwinds
+
+    asyncio.run(cancel_soon())
+    assert cleaned == ["finally"]
+
+
+def test_scores_awaiting_one_shared_task_both_finish():
+    """Two samples' first steps await the same task (a judge's shared setup): both get its result."""
+
+    async def two() -> list[str]:
+        shared = asyncio.ensure_future(asyncio.sleep(0.05, "ready"))
+
+        async def use() -> str:
+            return await shared
+
+        return await asyncio.gather(*(within_deadline(use(), 1.0, f"sample{i}") for i in range(2)))
+
+    assert asyncio.run(two()) == ["ready", "ready"]
