@@ -19,6 +19,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# After its deadline's cancellation, a score may still await its own cleanup (closing a client) this long.
+UNWIND_GRACE = 1.0
+
 
 class LoopMeter:
     """Process-wide total of the time scoring coroutines have held an event loop, and the step running now."""
@@ -127,47 +130,88 @@ def queued() -> Iterator[None]:
 async def within_deadline(coro: Coroutine[Any, Any, T], timeout: float | None, name: str) -> T:
     """Await `coro` (one sample's scoring) with `timeout` seconds of its own work; DeadlineExceeded after.
 
-    On overrun the coroutine is cancelled. A result that arrives after its step overran the deadline
-    (a block of the loop) is a timeout too: the deadline bounds the sample's own work.
+    The coroutine runs in the caller's task, as `asyncio.timeout` runs it: no task of its own, so a score that
+    finishes without waiting costs no more than a call. On overrun the caller's task is cancelled where the
+    coroutine waits, and the cancellation becomes DeadlineExceeded. A result that arrives after its step
+    overran the deadline (a block of the loop) is a timeout too: the deadline bounds the sample's own work.
     """
     clock = SampleClock(name)
-    task = asyncio.ensure_future(_metered(coro, clock))
+    guard = None if timeout is None else _Guard(clock, timeout)
+    context = _current.set(clock)
     try:
-        while not task.done():
-            remaining = float("inf") if timeout is None else timeout - clock.charged()
-            if remaining <= 0:
-                break
-            await asyncio.wait({task}, timeout=None if timeout is None else remaining)
+        result = await _Steps(coro, clock, guard)
     except asyncio.CancelledError:
-        task.cancel()
+        if guard is not None and guard.expired():
+            raise DeadlineExceeded(f"{name} timed out after {timeout:g}s") from None
         raise
-    if task.done() and (timeout is None or clock.stop() <= timeout):
-        return task.result()
-    task.cancel()
-    task.add_done_callback(_retrieve)
-    raise DeadlineExceeded(f"{name} timed out after {timeout:g}s")
-
-
-def _retrieve(task: asyncio.Future[Any]) -> None:
-    # An abandoned task's exception is not news: it timed out.
-    if not task.cancelled():
-        task.exception()
-
-
-async def _metered(coro: Coroutine[Any, Any, T], clock: SampleClock) -> T:
-    _current.set(clock)  # this task's own context
-    try:
-        return await _Steps(coro, clock)
     finally:
-        clock.stop()
+        _current.reset(context)
+        if guard is not None:
+            guard.disarm()
+    if timeout is not None and clock.stop() > timeout:
+        raise DeadlineExceeded(f"{name} timed out after {timeout:g}s")
+    return result
+
+
+class _Guard:
+    """Cancels the caller's task once its sample's clock passes the deadline, and gives up on a score that
+    has not unwound `UNWIND_GRACE` seconds later. Armed when the score first waits: a score finished in one
+    step is held to the deadline by its clock alone."""
+
+    def __init__(self, clock: SampleClock, timeout: float) -> None:
+        self.clock = clock
+        self.timeout = timeout
+        self.abandoned = False  # the score ignored its cancellation for the grace: drop it at its next wait
+        self._cancels = 0
+        self._task: asyncio.Task[Any] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    def arm(self) -> None:
+        if self._task is None:
+            self._task = asyncio.current_task()
+            self._check()
+
+    def _check(self) -> None:
+        remaining = self.timeout - self.clock.charged()
+        if remaining > 0:  # time paused or spent on other samples' steps is not charged: look again later
+            self._handle = asyncio.get_running_loop().call_later(remaining, self._check)
+            return
+        self._cancel()
+        self._handle = asyncio.get_running_loop().call_later(UNWIND_GRACE, self._give_up)
+
+    def _give_up(self) -> None:
+        self.abandoned = True
+        self._cancel()
+
+    def _cancel(self) -> None:
+        if self._task is not None and self._task.cancel():
+            self._cancels += 1
+
+    def expired(self) -> bool:
+        """Whether the cancellation that arrived is this guard's alone (a caller's own cancel of the same
+        task stays a cancellation)."""
+        if not self._cancels or self._task is None:
+            return False
+        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+: cancellations are counted
+        if uncancel is None:
+            return True
+        left = 0
+        for _ in range(self._cancels):
+            left = uncancel()
+        return left == 0
+
+    def disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
 
 
 class _Steps:
     """Drives a coroutine one step at a time (as `await` would), timing each step on the loop."""
 
-    def __init__(self, coro: Coroutine[Any, Any, T], clock: SampleClock) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, T], clock: SampleClock, guard: _Guard | None) -> None:
         self.coro = coro
         self.clock = clock
+        self.guard = guard
 
     def __await__(self) -> Generator[Any, Any, Any]:
         value: Any = None
@@ -182,6 +226,11 @@ class _Steps:
             finally:
                 METER.step = None
                 self.clock._own_step(time.monotonic() - started)
+            if self.guard is not None:
+                if self.guard.abandoned:  # it caught its deadline's cancellation and went on waiting
+                    self._abandon()
+                    raise asyncio.CancelledError
+                self.guard.arm()
             try:
                 value, error = (yield signal), None
             except GeneratorExit:
@@ -189,3 +238,7 @@ class _Steps:
                 raise
             except BaseException as thrown:  # cancellation: handed to the coroutine, as `await` does
                 value, error = None, thrown
+
+    def _abandon(self) -> None:
+        with contextlib.suppress(RuntimeError):  # it ignored GeneratorExit too; it is dropped all the same
+            self.coro.close()

@@ -4,10 +4,12 @@ steps on the loop; a step that blocks the loop is charged to its own sample."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
 
+from rewardkit import deadline
 from rewardkit.deadline import DeadlineExceeded, queued, within_deadline
 from rewardkit.runtime import RewardThreads
 
@@ -95,7 +97,6 @@ def test_cancelling_the_caller_cancels_the_score_where_it_waits():
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await asyncio.sleep(0.01)  # the score's own task unwinds
 
     asyncio.run(cancel_soon())
     assert cleaned == ["finally"]
@@ -113,3 +114,53 @@ def test_scores_awaiting_one_shared_task_both_finish():
         return await asyncio.gather(*(within_deadline(use(), 1.0, f"sample{i}") for i in range(2)))
 
     assert asyncio.run(two()) == ["ready", "ready"]
+
+
+def test_a_score_may_await_its_cleanup_after_its_deadline():
+    cleaned: list[str] = []
+
+    async def slow_with_cleanup() -> str:
+        try:
+            await asyncio.sleep(5)
+        finally:
+            await asyncio.sleep(0.05)  # closing a client, say
+            cleaned.append("closed")
+        return "never"
+
+    with pytest.raises(DeadlineExceeded, match="tidy timed out"):
+        asyncio.run(within_deadline(slow_with_cleanup(), 0.1, "tidy"))
+    assert cleaned == ["closed"]
+
+
+def test_a_score_ignoring_its_cancellation_is_dropped_after_the_grace(monkeypatch):
+    monkeypatch.setattr(deadline, "UNWIND_GRACE", 0.2)
+
+    async def stubborn() -> str:
+        while True:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(5)
+
+    async def with_neighbour() -> list[object]:
+        return await asyncio.gather(
+            within_deadline(stubborn(), 0.1, "stubborn"),
+            within_deadline(short_awaits(), 1.0, "neighbour"),
+            return_exceptions=True,
+        )
+
+    started = time.monotonic()
+    stubborn_result, neighbour = asyncio.run(with_neighbour())
+    assert isinstance(stubborn_result, DeadlineExceeded)
+    assert neighbour == "done"
+    assert time.monotonic() - started < 2.0  # deadline + grace, not the 5 s sleep
+
+
+def test_a_caller_cancelled_as_the_deadline_passes_stays_cancelled():
+    async def overrun_while_the_caller_gives_up() -> str:
+        await asyncio.sleep(0)  # the deadline's timer is armed here
+        time.sleep(0.1)  # past the deadline: the timer fires at the next turn of the loop...
+        asyncio.get_running_loop().call_soon(asyncio.current_task().cancel)  # ...as the caller's cancel lands
+        await asyncio.sleep(5)
+        return "never"
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(within_deadline(overrun_while_the_caller_gives_up(), 0.05, "both"))
