@@ -124,13 +124,17 @@ class Scorer:
     async def _score_batch(self, samples: list[Sample], completions: list[str]) -> list[RewardResult]:
         if self.rubric is None and _overrides_score_batch(self.env):
             return await self._env_batch(samples, completions)
-        limit = asyncio.Semaphore(self.concurrency)
+        # `concurrency` workers take the samples in turn: a sample's deadline starts once it gets its turn,
+        # and a batch costs a task per worker, not one per sample.
+        results: dict[int, RewardResult] = {}
+        turns = iter(range(len(samples)))
 
-        async def one(sample: Sample, completion: str) -> RewardResult:
-            async with limit:  # a sample's deadline starts once it gets its turn
-                return await self._score_one(sample, completion)
+        async def worker() -> None:
+            for index in turns:
+                results[index] = await self._score_one(samples[index], completions[index])
 
-        return list(await asyncio.gather(*map(one, samples, completions)))
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(samples)))))
+        return [results[index] for index in range(len(samples))]
 
     async def _score_one(self, sample: Sample, completion: str) -> RewardResult:
         if self.rubric is None:
