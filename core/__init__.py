@@ -1,11 +1,13 @@
 """rewardkit: verifiable reward environments for RL on language models, as pip-installable plugins.
 
-Importing this package is light: no torch, transformers, sympy, docker or vllm.
+Importing this package is light: no torch, transformers, sympy, docker or vllm; the episode API loads on
+first use, since scoring single replies (`rewardkit score`, a trainer's rewards) never needs it.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from rewardkit.config import StrictModel
 from rewardkit.environment import EnvConfig, Environment, EnvMetadata
-from rewardkit.episodes import EpisodeEnvironment, Reply, Step, Tool, tool
 from rewardkit.errors import ConfigError, PluginError, RewardkitError, UnknownNameError
 from rewardkit.hookspecs import PLUGIN_API_VERSION, hookimpl
 from rewardkit.loading import get_plugins, list_environments, load_environment, make_rubric
@@ -25,7 +27,20 @@ from rewardkit.types import (
     user,
 )
 
+if TYPE_CHECKING:
+    from rewardkit.episodes import EpisodeEnvironment, Reply, Step, Tool, tool
+
 __version__ = "0.1.0"
+_EPISODES = {"EpisodeEnvironment", "Reply", "Step", "Tool", "tool"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EPISODES:
+        import rewardkit.episodes
+
+        return getattr(rewardkit.episodes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PLUGIN_API_VERSION",

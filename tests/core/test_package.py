@@ -22,6 +22,15 @@ def test_import_is_light():
     assert out.strip() == "[]"
 
 
+def test_the_episode_api_loads_on_first_use():
+    probe = (
+        "import sys, rewardkit; loaded = 'rewardkit.episodes' in sys.modules; "
+        "print(loaded, rewardkit.EpisodeEnvironment.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "rewardkit.episodes.contract"]
+
+
 def test_public_api_names():
     for name in [
         "Environment",
