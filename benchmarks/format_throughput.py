@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rewardkit.host import get_host
 from rewardkit.plugins.format import REWARDS
 
 PARAMS: dict[str, dict[str, Any]] = {
@@ -53,9 +54,9 @@ def main() -> None:
     print(f"{len(texts)} completions, mean {sum(map(len, texts)) / len(texts):.0f} chars")
     peer = rate(OPEN_R1.match, texts)
     print(f"{'open-r1 format regex (peer)':28s} {peer:12,.0f} /s   1.00x")
-    for name, (fn, _) in REWARDS.items():
+    for name in REWARDS:
         params = PARAMS.get(name, {})
-        per_second = rate(functools.partial(fn, None, **params), texts)
+        per_second = rate(functools.partial(get_host().reward(name).fn, None, **params), texts)
         print(f"{name:28s} {per_second:12,.0f} /s {per_second / peer:6.2f}x")
 
 

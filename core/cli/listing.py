@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from rewardkit.environment import Environment, EnvMetadata
-from rewardkit.errors import RewardkitError
+from rewardkit.errors import PluginError, RewardkitError
 from rewardkit.host import EnvEntry, PluginHost, get_host
 
 
@@ -17,6 +17,7 @@ from rewardkit.host import EnvEntry, PluginHost, get_host
 def plugins(as_json: bool) -> None:
     """Every installed plugin: distribution, version, what it registered, load errors."""
     host = get_host()
+    host.resolve_all()  # a bad import path shows among its plugin's errors
     rows = [info.to_dict() for info in host.plugins.values()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -51,7 +52,12 @@ def envs(ctx: click.Context, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     host = get_host()
-    rows = [env_row(host, name, entry) for name, entry in sorted(host.environments.items())]
+    rows = []
+    for name, entry in sorted(host.environments.items()):
+        try:
+            rows.append(env_row(host, name, entry))
+        except PluginError as error:  # listed by `rewardkit plugins` too; the other environments still show
+            click.echo(f"warning: {error}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

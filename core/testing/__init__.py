@@ -9,6 +9,7 @@ from rewardkit.testing.contract import (
     ContractError,
     ContractReport,
     check_environment,
+    check_plugin,
     check_reward,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "ContractError",
     "ContractReport",
     "check_environment",
+    "check_plugin",
     "check_reward",
 ]

@@ -96,6 +96,7 @@ def check_environment(
     """
     env = load_environment(env) if isinstance(env, str) else env
     report = ContractReport(env.name)
+    _check_registration(report, get_host(), env.name)
     metadata = env.metadata()
     split = split or metadata.splits[0]
     samples = _check_dataset(report, env, split, n_samples)
@@ -145,6 +146,33 @@ def check_reward(
             return await rubric.score(sample, completion)
 
     return check_environment(OneReward(), gold=gold_fn, **options)
+
+
+def check_plugin(name: str, *, host: PluginHost | None = None) -> ContractReport:
+    """Check that the installed plugin NAME (its entry-point name) loads and that every environment, reward
+    and tool it registers, by class or by import path, imports and passes the host's checks."""
+    host = host or get_host()
+    report = ContractReport(f"plugin {name}")
+    if name not in host.plugins:
+        report.add("installed", False, f"no installed plugin has the entry point {name!r}")
+    else:
+        host.resolve_all(name)
+        errors = host.plugins[name].errors
+        report.add("registers cleanly", not errors, "; ".join(errors))
+    if not report.passed:
+        raise ContractError(report)
+    return report
+
+
+def _check_registration(report: ContractReport, host: PluginHost, env_name: str) -> None:
+    """When an installed plugin registers `env_name`, every entry of that plugin must import cleanly: a
+    bad import path fails the author's contract test, not a user's first run."""
+    entry = host.environments.get(env_name)
+    if entry is None:
+        return
+    host.resolve_all(entry.plugin)
+    errors = host.plugins[entry.plugin].errors
+    report.add(f"plugin {entry.plugin!r} registers cleanly", not errors, "; ".join(errors))
 
 
 def _check_dataset(report: ContractReport, env: Environment, split: str, n: int) -> list[Sample]:

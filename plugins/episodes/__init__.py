@@ -2,7 +2,8 @@
 sandbox), `retry` (feedback and retry over any single-turn environment), `textarena` (single-player games),
 and the `python` tool any episode environment may name.
 
-This module is the plugin's entry point and stays light: environments import what they need when built.
+This module is the plugin's entry point and stays light: environments and the tool are registered by
+import path and imported when first used.
 """
 
 from __future__ import annotations
@@ -16,17 +17,11 @@ REWARDKIT_PLUGIN_API = 1
 
 @rewardkit.hookimpl
 def register_environments(register: Any) -> None:
-    from rewardkit.plugins.episodes.math_python import MathPython
-    from rewardkit.plugins.episodes.retry import Retry
-    from rewardkit.plugins.episodes.textarena_env import TextArena
-
-    register(MathPython)
-    register(Retry)
-    register(TextArena)
+    register("rewardkit.plugins.episodes.math_python:MathPython", name="math.python")
+    register("rewardkit.plugins.episodes.retry:Retry", name="retry")
+    register("rewardkit.plugins.episodes.textarena_env:TextArena", name="textarena")
 
 
 @rewardkit.hookimpl
 def register_tools(register: Any) -> None:
-    from rewardkit.plugins.episodes.python_tool import python
-
-    register("python", python, timeout=60.0)
+    register("python", "rewardkit.plugins.episodes.python_tool:python", timeout=60.0)

@@ -162,7 +162,7 @@ def test_a_plugin_looking_up_the_host_at_import_is_an_error_of_that_plugin(make_
     )
     reset_host()
     host = get_host()
-    assert "while building its value" in host.plugins["aa_eager"].errors[0]
+    assert "looked up the plugin host while plugins were loading" in host.plugins["aa_eager"].errors[0]
     assert host.plugins["good"].status == "ok"
 
 

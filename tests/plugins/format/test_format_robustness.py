@@ -50,7 +50,9 @@ def test_all_rewards_are_registered() -> None:
 
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_hostile_inputs_score_in_range_without_error(name: str) -> None:
-    fn, reward_range = fmt.REWARDS[name]
+    host = PluginHost()
+    host.add_plugin("format", fmt)
+    fn, reward_range = host.reward(name).fn, host.reward(name).reward_range
     for params in PARAMS[name]:
         for label, text in hostile_inputs().items():
             started = time.perf_counter()

@@ -1,4 +1,5 @@
-from rewardkit.plugins.format import json_format, regex_match
+from rewardkit.plugins.format.json_format import json_format
+from rewardkit.plugins.format.regex_match import regex_match
 
 SCHEMA = {
     "type": "object",

@@ -1,7 +1,9 @@
 import pytest
 
 import rewardkit as rk
-from rewardkit.plugins.format import length, overlong, reasoning_steps, repetition
+from rewardkit.plugins.format.length import length, overlong
+from rewardkit.plugins.format.repetition import repetition
+from rewardkit.plugins.format.steps import reasoning_steps
 from rewardkit.plugins.format.text import count_words
 
 

@@ -1,6 +1,8 @@
 import pytest
 
-from rewardkit.plugins.format import split_think, tag_count, think_answer
+from rewardkit.plugins.format.tag_count import tag_count
+from rewardkit.plugins.format.tags import split_think
+from rewardkit.plugins.format.think_answer import think_answer
 
 GOOD = "<think>\nLet me add 2 and 2.\n</think>\n<answer>\n4\n</answer>"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from rewardkit.plugins.ifeval import evaluate
 from rewardkit.plugins.ifeval.nlp import count_sentences, word_tokenize
+from rewardkit.plugins.ifeval.registry import evaluate
 
 
 def strict(instruction: str, response: str, **kwargs: object) -> bool:

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from rewardkit import Sample, Scorer, user
-from rewardkit.plugins.ifeval import IFEval, aggregate, instructions
+from rewardkit.plugins.ifeval.env import IFEval, aggregate
+from rewardkit.plugins.ifeval.reward import instructions
 from rewardkit.testing import check_environment
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "ifeval"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from rewardkit.plugins.ifeval import INSTRUCTIONS, evaluate
+from rewardkit.plugins.ifeval.registry import INSTRUCTIONS, evaluate
 from rewardkit.plugins.ifeval.scan import count_bullets, count_placeholders, titles
 
 MB = 1 << 20

@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 
 from rewardkit import Sample, user
+from rewardkit.host import PluginHost
 from rewardkit.outcome import normalize
 from rewardkit.plugins import language as lang
+from rewardkit.plugins.language import rewards
 from rewardkit.plugins.language.detect import identify
 from rewardkit.plugins.language.detect import normalize as normalize_code
 from rewardkit.plugins.language.scripts import words
@@ -29,17 +31,17 @@ def test_match_for_every_language_of_the_sample() -> None:
         if row["kind"] != "long":
             continue
         sample = Sample("s", [user("x")], info={"language": row["lang"]})
-        assert lang.language_match(sample, row["text"]).score == 1.0, row["lang"]
+        assert rewards.language_match(sample, row["text"]).score == 1.0, row["lang"]
         other = "en" if row["lang"] != "en" else "fr"
-        assert lang.language_match(sample, row["text"], language=other).score == 0.0, row["lang"]
+        assert rewards.language_match(sample, row["text"], language=other).score == 0.0, row["lang"]
 
 
 def test_match_target_sources() -> None:
     answer = "<think>...</think><answer>La réponse est quatre, bien sûr.</answer>"
-    assert lang.language_match(FR, answer).score == 1.0  # target from the prompt's language
-    assert lang.language_match(FR, answer, language="English").score == 0.0
-    assert lang.language_match(FR, answer, from_prompt=False) is None  # no target: does not apply
-    assert lang.language_match(FR, "<answer>42</answer>") is None  # no words to judge
+    assert rewards.language_match(FR, answer).score == 1.0  # target from the prompt's language
+    assert rewards.language_match(FR, answer, language="English").score == 0.0
+    assert rewards.language_match(FR, answer, from_prompt=False) is None  # no target: does not apply
+    assert rewards.language_match(FR, "<answer>42</answer>") is None  # no words to judge
     assert normalize_code("zh-CN") == "zh"
 
 
@@ -49,39 +51,39 @@ def test_consistency_latin_mixed() -> None:
         "<think>Je dois additionner deux et deux. Let me double check this result carefully. "
         "Cela fait quatre.</think><answer>4</answer>"
     )
-    assert lang.language_consistency(FR, pure).score == 1.0
-    score = lang.language_consistency(FR, mixed).score
+    assert rewards.language_consistency(FR, pure).score == 1.0
+    score = rewards.language_consistency(FR, mixed).score
     assert score == pytest.approx(9 / 16)  # 7 English words out of 16
 
 
 def test_consistency_cjk_target_and_mixed_scripts() -> None:
     zh = Sample("zh", [user("计算一加一等于几？")], info={"language": "zh"})
-    assert lang.language_consistency(zh, "<think>我们先计算一加一，结果是二。</think>2").score == 1.0
+    assert rewards.language_consistency(zh, "<think>我们先计算一加一，结果是二。</think>2").score == 1.0
     # variables (single Latin letters) are neutral; an English phrase is not Chinese
-    assert lang.language_consistency(zh, "<think>设 x 等于一，所以 x 加一等于二。</think>").score == 1.0
-    mixed = lang.language_consistency(zh, "<think>我们先计算 let me check the answer 结果是二</think>")
+    assert rewards.language_consistency(zh, "<think>设 x 等于一，所以 x 加一等于二。</think>").score == 1.0
+    mixed = rewards.language_consistency(zh, "<think>我们先计算 let me check the answer 结果是二</think>")
     assert mixed.score == pytest.approx(9 / 14)  # 9 Han characters, 5 English words
     ja = Sample("ja", [user("x")], info={"language": "ja"})
-    assert lang.language_consistency(ja, "<think>答えは二です。</think>").score == 1.0
+    assert rewards.language_consistency(ja, "<think>答えは二です。</think>").score == 1.0
 
 
 def test_consistency_does_not_apply_without_a_think_block_unless_asked_to_read_everything() -> None:
     for text in ("The answer is four, obviously.", "xq", "zzzz zzzz zzzz zzzz"):
-        result = lang.language_consistency(FR, text)
+        result = rewards.language_consistency(FR, text)
         assert result.score is None and result.info == {"reason": "no think block"}
-    assert lang.language_consistency(FR, "The answer is four, obviously.", part="all").score == 0.0
+    assert rewards.language_consistency(FR, "The answer is four, obviously.", part="all").score == 0.0
 
 
 def test_consistency_gives_gibberish_no_marks() -> None:
     en = Sample("en", [user("What is the capital of France?")])
-    too_short = lang.language_consistency(en, "<think>xq zv</think>Paris")
+    too_short = rewards.language_consistency(en, "<think>xq zv</think>Paris")
     assert too_short.score is None and too_short.info == {"reason": "too few words"}
     for reasoning in ("asdkj. qwpoe. zxmcn. vbnmx. lkjhq.", "asdkj qwpoe zxmcn vbnmx lkjhq"):
-        assert lang.language_consistency(en, f"<think>{reasoning}</think>Paris").score == 0.0, reasoning
+        assert rewards.language_consistency(en, f"<think>{reasoning}</think>Paris").score == 0.0, reasoning
     # short sentences of real English are pooled and recognised as English
     short_english = "<think>Paris. Yes. I am sure. The capital. Of France.</think>Paris"
-    assert lang.language_consistency(en, short_english).score == 1.0
-    assert lang.language_consistency(en, "<think>Paris.</think>Paris", min_words=1).score == 1.0
+    assert rewards.language_consistency(en, short_english).score == 1.0
+    assert rewards.language_consistency(en, "<think>Paris.</think>Paris", min_words=1).score == 1.0
 
 
 def test_consistency_rejects_a_minimum_below_one_when_the_rubric_is_built() -> None:
@@ -92,16 +94,16 @@ def test_consistency_rejects_a_minimum_below_one_when_the_rubric_is_built() -> N
 
 
 def test_script_mixing() -> None:
-    assert lang.script_mixing(None, "Hello world").score == 1.0
-    result = lang.script_mixing(None, "Hello world мир")
+    assert rewards.script_mixing(None, "Hello world").score == 1.0
+    result = rewards.script_mixing(None, "Hello world мир")
     assert result.score == pytest.approx(10 / 13)
-    assert lang.script_mixing(None, "日本語のテキストです").score == 1.0  # kana with Han is one family
-    assert lang.script_mixing(None, "12345 +-") is None
-    assert lang.script_mixing(None, "bonjour привет", language="ru").score == pytest.approx(6 / 13)
+    assert rewards.script_mixing(None, "日本語のテキストです").score == 1.0  # kana with Han is one family
+    assert rewards.script_mixing(None, "12345 +-") is None
+    assert rewards.script_mixing(None, "bonjour привет", language="ru").score == pytest.approx(6 / 13)
 
 
 def test_id_reports_language_and_probability() -> None:
-    result = lang.language_id(None, "<think>x</think><answer>Der Hund schläft im Garten.</answer>")
+    result = rewards.language_id(None, "<think>x</think><answer>Der Hund schläft im Garten.</answer>")
     assert result.info["language"] == "de"
     assert 0.5 < result.score <= 1.0
 
@@ -124,7 +126,9 @@ def test_hostile_inputs_in_range_without_error(name: str) -> None:
     rng = random.Random(0)
     garbage = "".join(chr(rng.randrange(0x10FFFF)) for _ in range(4096))
     inputs = ["", "word " * (MB // 5), "我" * MB, garbage, "\x00" * 100, "<think>" * 1000]
-    fn = lang.REWARDS[name]
+    host = PluginHost()
+    host.add_plugin("language", lang)
+    fn = host.reward(name).fn
     for text in inputs:
         for sample in (FR, None):
             result = normalize(fn(sample, text), name, (0.0, 1.0))
@@ -133,11 +137,11 @@ def test_hostile_inputs_in_range_without_error(name: str) -> None:
 
 
 def test_consistency_on_the_multilingual_sample() -> None:
-    own = [lang.language_consistency(None, r["text"], language=r["lang"], part="all").score for r in ROWS]
+    own = [rewards.language_consistency(None, r["text"], language=r["lang"], part="all").score for r in ROWS]
     assert sum(score == 1.0 for score in own) >= 0.97 * len(ROWS)
     for row in ROWS:
         other = "en" if row["lang"] != "en" else "fr"
-        assert lang.language_consistency(None, row["text"], language=other, part="all").score == 0.0, row
+        assert rewards.language_consistency(None, row["text"], language=other, part="all").score == 0.0, row
 
 
 def test_short_english_reasoning_is_not_penalised() -> None:
@@ -145,7 +149,7 @@ def test_short_english_reasoning_is_not_penalised() -> None:
     text = (
         "<think>Two plus two makes four. Wait let me recompute. So the answer is 4.</think><answer>4</answer>"
     )
-    assert lang.language_consistency(None, text, language="en").score == 1.0
+    assert rewards.language_consistency(None, text, language="en").score == 1.0
 
 
 def test_a_repeated_sentence_is_identified_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,7 +162,7 @@ def test_a_repeated_sentence_is_identified_once(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(lang.rewards, "plausibly", counted)
     looping = "<think>" + "The answer is 42. Let me check again. " * 10_000 + "</think>"
-    assert lang.language_consistency(None, looping, language="en").score == 1.0
+    assert rewards.language_consistency(None, looping, language="en").score == 1.0
     assert sorted(calls) == ["Let me check again", "The answer is", "The answer is"]  # first has no space
 
 
