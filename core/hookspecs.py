@@ -20,12 +20,19 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def register_environments(register: Any) -> None:
-    """Call `register(EnvClass, aliases=(...))` for each Environment subclass the plugin provides."""
+    """Call `register(EnvClass, aliases=(...))` for each Environment subclass the plugin provides.
+
+    Or register it by import path, `register("package.module:EnvClass", name="env-name", aliases=(...))`:
+    the class is imported on first use (keep loading the plugin cheap), and its `name` must equal `name`.
+    """
 
 
 @hookspec
 def register_rewards(register: Any) -> None:
     """Call `register("plugin.reward", fn, reward_range=(0.0, 1.0), description="")` for reusable rewards.
+
+    `fn` may be an import path, "package.module:function", imported on first use; the description then
+    defaults to the first line of its docstring when asked.
 
     `fn(sample, completion, **params)` returns a float, None (does not apply) or a RewardResult; it may be
     async. Registered rewards can be named in any environment's rubric. A reward taking `**params` may
@@ -39,7 +46,8 @@ def register_tools(register: Any) -> None:
 
     `fn` is a typed function (sync or async) whose docstring describes it and its arguments; a parameter
     named `state` receives the episode's state and is hidden from the model. The model sees the tool under
-    its registered name.
+    its registered name. `fn` may be an import path, "package.module:function", imported and built on
+    first use.
     """
 
 
