@@ -24,6 +24,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import pluggy
@@ -373,15 +374,12 @@ class PluginHost:
                 _check_path(env_cls, "register(path, name=...)")
                 if not isinstance(name, str) or not name:
                     raise PluginError(f"register({env_cls!r}): give the environment's name, name='...'")
-                registered_name = name
+                ref = Registered(env_cls, f"environment {name!r}", info, partial(_checked_env, name=name))
             else:
-                problem = _env_class_problem(env_cls)
-                if problem:
-                    raise PluginError(problem)
-                registered_name = env_cls.name
-            ref = Registered(env_cls, f"environment {registered_name!r}", info, _env_check(registered_name))
+                name = _checked_env(env_cls, name).name  # a `name` given beside a class must be its own
+                ref = Registered(env_cls, f"environment {name!r}", info)
             aliases = tuple(aliases)
-            for key in (registered_name, *aliases):
+            for key in (name, *aliases):
                 if self._taken("environment", self._environments, key, info):
                     continue
                 self._environments[key] = EnvEntry(ref, info.name, aliases)
@@ -501,19 +499,17 @@ def _env_class_problem(env_cls: Any) -> str | None:
     return None
 
 
-def _env_check(registered_name: str) -> Callable[[Any], Any]:
-    def check(env_cls: Any) -> Any:
-        problem = _env_class_problem(env_cls)
-        if problem is None and env_cls.name != registered_name:
-            problem = (
-                f"{env_cls.__qualname__}.name is {env_cls.name!r}, not the registered name; "
-                "register it under its own name or rename the class's `name`"
-            )
-        if problem:
-            raise PluginError(problem)
-        return env_cls
-
-    return check
+def _checked_env(env_cls: Any, name: str | None = None) -> type[Environment]:
+    """`env_cls` when it is a usable Environment class (named `name`, when given); else a PluginError."""
+    problem = _env_class_problem(env_cls)
+    if problem is None and name is not None and env_cls.name != name:
+        problem = (
+            f"{env_cls.__qualname__}.name is {env_cls.name!r}, not the registered name {name!r}; "
+            "register it under its own name or rename the class's `name`"
+        )
+    if problem:
+        raise PluginError(problem)
+    return env_cls
 
 
 def _callable_check(fn: Any) -> Any:
