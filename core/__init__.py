@@ -4,12 +4,13 @@ Importing this package is light: no torch, transformers, sympy, docker or vllm; 
 first use, since scoring single replies (`rewardkit score`, a trainer's rewards) never needs it.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rewardkit.config import StrictModel
 from rewardkit.environment import EnvConfig, Environment, EnvMetadata
 from rewardkit.errors import ConfigError, PluginError, RewardkitError, UnknownNameError
 from rewardkit.hookspecs import PLUGIN_API_VERSION, hookimpl
+from rewardkit.lazy_exports import lazy_exports
 from rewardkit.loading import get_plugins, list_environments, load_environment, make_rubric
 from rewardkit.records import RecordWriter, RolloutRecord, read_records
 from rewardkit.rubric import Rubric, RubricItem
@@ -31,16 +32,9 @@ if TYPE_CHECKING:
     from rewardkit.episodes import EpisodeEnvironment, Reply, Step, Tool, tool
 
 __version__ = "0.1.0"
-_EPISODES = {"EpisodeEnvironment", "Reply", "Step", "Tool", "tool"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EPISODES:
-        import rewardkit.episodes
-
-        return getattr(rewardkit.episodes, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+__getattr__ = lazy_exports(
+    __name__, dict.fromkeys(["EpisodeEnvironment", "Reply", "Step", "Tool", "tool"], "rewardkit.episodes")
+)
 
 __all__ = [
     "PLUGIN_API_VERSION",

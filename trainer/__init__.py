@@ -7,10 +7,11 @@ starts.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from rewardkit.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from rewardkit.environment import Environment
@@ -20,18 +21,15 @@ if TYPE_CHECKING:
     from rewardkit.trainer.process import configure_process
 
 __all__ = ["TrainConfig", "configure_process", "load_config", "parse_config", "train"]
-_LAZY = {
-    "TrainConfig": "rewardkit.trainer.config",
-    "load_config": "rewardkit.trainer.config",
-    "parse_config": "rewardkit.trainer.config",
-    "configure_process": "rewardkit.trainer.process",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "TrainConfig": "rewardkit.trainer.config",
+        "load_config": "rewardkit.trainer.config",
+        "parse_config": "rewardkit.trainer.config",
+        "configure_process": "rewardkit.trainer.process",
+    },
+)
 
 
 def train(

@@ -6,9 +6,13 @@ transformers are imported inside the rewards that need them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rewardkit
+from rewardkit.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from rewardkit.plugins.format.tags import split_think
 
 REWARDS: dict[str, tuple[str, tuple[float, float]]] = {
     "format.think_answer": ("think_answer:think_answer", (0.0, 1.0)),
@@ -21,6 +25,9 @@ REWARDS: dict[str, tuple[str, tuple[float, float]]] = {
     "format.repetition": ("repetition:repetition", (-1.0, 0.0)),
     "format.reasoning_steps": ("steps:reasoning_steps", (0.0, 1.0)),
 }
+
+__getattr__ = lazy_exports(__name__, {"split_think": f"{__name__}.tags"})
+__all__ = ["REWARDS", "split_think"]
 
 
 @rewardkit.hookimpl

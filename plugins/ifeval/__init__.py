@@ -6,9 +6,27 @@ langdetect are imported by the checkers that need them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rewardkit
+from rewardkit.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from rewardkit.plugins.ifeval.env import IFEval, aggregate
+    from rewardkit.plugins.ifeval.registry import INSTRUCTIONS, evaluate
+    from rewardkit.plugins.ifeval.reward import instructions
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "IFEval": f"{__name__}.env",
+        "aggregate": f"{__name__}.env",
+        "INSTRUCTIONS": f"{__name__}.registry",
+        "evaluate": f"{__name__}.registry",
+        "instructions": f"{__name__}.reward",
+    },
+)
+__all__ = ["INSTRUCTIONS", "IFEval", "aggregate", "evaluate", "instructions"]
 
 
 @rewardkit.hookimpl

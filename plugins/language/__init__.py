@@ -6,9 +6,18 @@ extra) is imported on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rewardkit
+from rewardkit.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from rewardkit.plugins.language.rewards import (
+        language_consistency,
+        language_id,
+        language_match,
+        script_mixing,
+    )
 
 REWARDS = {
     "language.id": "language_id",
@@ -16,6 +25,9 @@ REWARDS = {
     "language.consistency": "language_consistency",
     "language.script_mixing": "script_mixing",
 }
+
+__getattr__ = lazy_exports(__name__, dict.fromkeys(REWARDS.values(), f"{__name__}.rewards"))
+__all__ = ["REWARDS", "language_consistency", "language_id", "language_match", "script_mixing"]
 
 
 @rewardkit.hookimpl

@@ -136,3 +136,22 @@ def test_wheel_maps_the_folders_and_declares_the_bundled_entry_points(tmp_path):
     entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "math = rewardkit.plugins.math" in entry_points
     assert "rewardkit = rewardkit.cli.main:main" in entry_points
+
+
+def test_bundled_plugins_keep_their_public_names_loaded_on_first_use():
+    probe = """
+import importlib, sys
+for package in ("format", "language", "ifeval"):
+    module = importlib.import_module(f"rewardkit.plugins.{package}")
+    before = sorted(m for m in sys.modules if m.startswith(module.__name__ + "."))
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    print(package, before, missing)
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["format [] []", "language [] []", "ifeval [] []"]
+    from rewardkit.plugins.format import split_think
+    from rewardkit.plugins.ifeval import IFEval, evaluate
+    from rewardkit.plugins.language import language_id
+
+    assert split_think("<think>a</think>b") is not None and callable(language_id) and callable(evaluate)
+    assert IFEval.name == "ifeval"
