@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from pydantic import BaseModel
 
 import rewardkit
-from rewardkit.sandbox.options import DockerOptions, LocalOptions, SandboxFusionOptions
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 @dataclass(frozen=True)
@@ -22,19 +23,26 @@ class LazyBackend:
     model of its options, which a code environment checks its `sandbox_options` against."""
 
     target: str
-    Options: type[BaseModel]
+    options: str  # the name of its options model in rewardkit.sandbox.options, imported when asked for
 
     def __call__(self, **options: Any) -> Any:
         module, _, name = self.target.partition(":")
         return getattr(importlib.import_module(module), name)(**options)
 
+    @property
+    def Options(self) -> type[BaseModel]:  # the attribute any backend factory may carry (options_model)
+        from rewardkit.sandbox import options
+
+        model: type[BaseModel] = getattr(options, self.options)
+        return model
+
 
 BACKENDS = {
-    "docker": LazyBackend("rewardkit.sandbox.docker_backend:DockerSandbox", DockerOptions),
-    "bwrap": LazyBackend("rewardkit.sandbox.local_backends:BwrapSandbox", LocalOptions),
-    "unsafe_local": LazyBackend("rewardkit.sandbox.local_backends:UnsafeLocalSandbox", LocalOptions),
+    "docker": LazyBackend("rewardkit.sandbox.docker_backend:DockerSandbox", "DockerOptions"),
+    "bwrap": LazyBackend("rewardkit.sandbox.local_backends:BwrapSandbox", "LocalOptions"),
+    "unsafe_local": LazyBackend("rewardkit.sandbox.local_backends:UnsafeLocalSandbox", "LocalOptions"),
     "sandboxfusion": LazyBackend(
-        "rewardkit.sandbox.sandboxfusion:SandboxFusionSandbox", SandboxFusionOptions
+        "rewardkit.sandbox.sandboxfusion:SandboxFusionSandbox", "SandboxFusionOptions"
     ),
 }
 

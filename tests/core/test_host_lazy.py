@@ -197,7 +197,7 @@ import json, sys
 import rewardkit as rk
 rk.load_environment("math")
 rk.make_rubric({"math.accuracy": 1.0, "format.length": {"weight": 0.1, "min": 10}})
-watched = ("rewardkit.plugins.", "rewardkit_", "docstring_parser")
+watched = ("rewardkit.plugins.", "rewardkit_", "docstring_parser", "rewardkit.sandbox.", "rewardkit.episodes")
 before = sorted(m for m in sys.modules if m.startswith(watched))
 rk.load_environment("wordcount")
 after = sorted(m for m in sys.modules if m.startswith("rewardkit_"))
@@ -211,9 +211,12 @@ def test_loading_math_imports_no_other_environment_module_nor_any_third_party_pl
     others = [
         m
         for m in modules["before"]
-        if not m.startswith(("rewardkit.plugins.math", "rewardkit.plugins.format"))
+        if not m.startswith(
+            ("rewardkit.plugins.math", "rewardkit.plugins.format", "rewardkit.sandbox.plugin")
+        )
     ]
-    # the other bundled plugins' entry modules load (a few lines each); none of their environments do
+    # the other bundled plugins' entry modules load (a few lines each); none of their environments do, nor
+    # the sandbox API or the episode API
     assert set(others) <= {
         f"rewardkit.plugins.{name}" for name in ("code", "episodes", "ifeval", "judge", "language")
     }
