@@ -470,6 +470,12 @@ class PluginHost:
         """The registered rewardkit.episodes.Tool named `name`."""
         return self._find("tool", self._tools, name).tool
 
+    def command(self, name: str) -> Any | None:
+        """The plugin command named `name`, or None; a bundled command never loads the third-party tier."""
+        if name not in self._commands:
+            self.load_pending()
+        return self._commands.get(name)
+
     def plugin_of(self, env_name: str) -> PluginInfo:
         return self._plugins[self.environment(env_name).plugin]
 

@@ -18,7 +18,7 @@ class RewardkitGroup(click.Group):
     bad input) become one line and exit status 2. A core command keeps its name over a plugin's."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, cmd_name) or get_host().commands.get(cmd_name)
+        return super().get_command(ctx, cmd_name) or get_host().command(cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *get_host().commands})

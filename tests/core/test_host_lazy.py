@@ -246,6 +246,13 @@ def test_an_enumeration_loads_the_third_party_tier():
     assert "wordcount" in host.environments and host.plugins["wordcount"].status == "ok"
 
 
+def test_a_bundled_command_is_found_without_the_third_party_tier():
+    host = get_host()
+    assert host.command("train").name == "train"
+    assert "wordcount" not in host._plugins
+    assert host.command("no-such-command") is None and "wordcount" in host._plugins
+
+
 def test_the_allow_list_applies_to_both_tiers(make_dist, monkeypatch):
     lazy_plugin(make_dist, "lazyallowed")
     monkeypatch.setenv("REWARDKIT_PLUGINS", "math,lazyallowed")
